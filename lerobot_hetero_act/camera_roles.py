@@ -1,0 +1,171 @@
+"""Camera roles and directed role edges: parsing, name-based defaults and validation.
+
+Roles come from camera *names*, never from the position of a camera in the dataset: LeRobot orders
+image features by dataset key, so an index-based role would silently change with the key order
+(defect 7 of the seed sketch). Everything here is pure Python so that a config can be validated
+before any tensor is built, and every error names the camera, role or edge at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from lerobot.utils.constants import OBS_IMAGES
+
+CAMERA_KEY_PREFIX = f"{OBS_IMAGES}."
+
+# The design's three roles with their pooling grids (rows, cols) on the backbone's last feature map.
+DEFAULT_ROLE_GRIDS: dict[str, list[int]] = {
+    "wrist_detail": [6, 6],
+    "wrist_context": [4, 4],
+    "global_overview": [2, 2],
+}
+
+# The design's six directed edges, written "query_role<-key_role": the query role attends to the key role.
+DEFAULT_ATTENTION_EDGES: list[str] = [
+    "wrist_detail<-global_overview",
+    "wrist_detail<-wrist_context",
+    "wrist_context<-global_overview",
+    "wrist_context<-wrist_detail",
+    "global_overview<-wrist_detail",
+    "global_overview<-wrist_context",
+]
+
+EDGE_ARROW = "<-"
+
+# Name-based default (used only when `camera_roles` is empty): a camera whose short name contains one
+# of WRIST_WORDS is a wrist camera; it is `wrist_context` if the name also contains one of
+# CONTEXT_WORDS, else `wrist_detail`. Every other camera is `global_overview`.
+WRIST_WORDS = ("wrist", "hand", "gripper", "eef")
+CONTEXT_WORDS = ("context",)
+
+
+class CameraRoleError(ValueError):
+    """A camera-role, grid or edge setting that cannot work; the message says which and what to do."""
+
+
+def camera_key(name: str) -> str:
+    """Full feature key for a camera given as `top` or `observation.images.top`."""
+    return name if name.startswith(CAMERA_KEY_PREFIX) else CAMERA_KEY_PREFIX + name
+
+
+def camera_short_name(key: str) -> str:
+    """`observation.images.top` -> `top` (used for module names and logs)."""
+    return key.removeprefix(CAMERA_KEY_PREFIX)
+
+
+def default_role_for_camera(key: str) -> str:
+    """The documented name-based default role of a camera."""
+    name = camera_short_name(key).lower()
+    if any(word in name for word in WRIST_WORDS):
+        return "wrist_context" if any(word in name for word in CONTEXT_WORDS) else "wrist_detail"
+    return "global_overview"
+
+
+def parse_edge(edge: str) -> tuple[str, str]:
+    """`"wrist_detail<-global_overview"` -> `("wrist_detail", "global_overview")` (query, key)."""
+    parts = edge.split(EDGE_ARROW)
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        raise CameraRoleError(
+            f"attention_edges: cannot parse edge {edge!r}; write it as 'query_role{EDGE_ARROW}key_role', "
+            f"e.g. 'wrist_detail{EDGE_ARROW}global_overview'."
+        )
+    return parts[0].strip(), parts[1].strip()
+
+
+def validate_role_grids(role_grids: Mapping[str, Sequence[int]]) -> None:
+    """Every role needs a grid of two positive integers (rows, cols) for adaptive pooling."""
+    if not role_grids:
+        raise CameraRoleError(
+            "role_grids is empty: define at least one role, e.g. {'global_overview': [2, 2]}."
+        )
+    for role, grid in role_grids.items():
+        if not role or EDGE_ARROW in role:
+            raise CameraRoleError(f"role_grids: invalid role name {role!r}.")
+        ok = (
+            isinstance(grid, Sequence)
+            and len(grid) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in grid)
+        )
+        if not ok:
+            raise CameraRoleError(
+                f"role_grids[{role!r}] = {grid!r}: a grid must be two positive integers [rows, cols], e.g. [4, 4]."
+            )
+
+
+def validate_edges(edges: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
+    """Parse the edges and check each names defined roles, is not a self-loop and is not repeated."""
+    roles = set(roles)
+    parsed: list[tuple[str, str]] = []
+    for edge in edges:
+        query_role, key_role = parse_edge(edge)
+        for role in (query_role, key_role):
+            if role not in roles:
+                raise CameraRoleError(
+                    f"attention_edges: edge {edge!r} names role {role!r}, which is not defined. "
+                    f"Defined roles (role_grids): {sorted(roles)}."
+                )
+        if query_role == key_role:
+            raise CameraRoleError(
+                f"attention_edges: edge {edge!r} connects role {query_role!r} to itself; edges join two different roles."
+            )
+        if (query_role, key_role) in parsed:
+            raise CameraRoleError(f"attention_edges: edge {edge!r} is listed twice.")
+        parsed.append((query_role, key_role))
+    return parsed
+
+
+def normalize_camera_roles(camera_roles: Mapping[str, str], roles: Iterable[str]) -> dict[str, str]:
+    """Key the mapping by full camera keys and check every role it names is defined."""
+    roles = set(roles)
+    normalized: dict[str, str] = {}
+    for name, role in camera_roles.items():
+        key = camera_key(name)
+        if key in normalized and normalized[key] != role:
+            raise CameraRoleError(
+                f"camera_roles: camera {key!r} is given two roles ({normalized[key]!r}, {role!r})."
+            )
+        if role not in roles:
+            raise CameraRoleError(
+                f"camera_roles: camera {key!r} has unknown role {role!r}. Defined roles: {sorted(roles)} "
+                f"(add it to role_grids with its pooling grid to define a new role)."
+            )
+        normalized[key] = role
+    return normalized
+
+
+def resolve_camera_roles(
+    camera_roles: Mapping[str, str],
+    image_keys: Sequence[str],
+    role_grids: Mapping[str, Sequence[int]],
+) -> dict[str, str]:
+    """The role of every dataset camera, in `image_keys` order.
+
+    With an explicit `camera_roles`, every dataset camera must have a role and every mapped camera must
+    exist; with an empty one, the name-based default decides.
+    """
+    if not image_keys:
+        return {}
+    explicit = normalize_camera_roles(camera_roles, role_grids)
+    if explicit:
+        missing = [key for key in explicit if key not in image_keys]
+        if missing:
+            raise CameraRoleError(
+                f"camera_roles maps camera(s) {missing} that are not among the dataset's image features "
+                f"{list(image_keys)}. Fix the camera names or remove them from camera_roles."
+            )
+        unmapped = [key for key in image_keys if key not in explicit]
+        if unmapped:
+            raise CameraRoleError(
+                f"dataset camera(s) {unmapped} have no role in camera_roles. Give each a role "
+                f"(one of {sorted(role_grids)}), or leave camera_roles empty to use the name-based default."
+            )
+        return {key: explicit[key] for key in image_keys}
+    resolved = {key: default_role_for_camera(key) for key in image_keys}
+    for key, role in resolved.items():
+        if role not in role_grids:
+            raise CameraRoleError(
+                f"camera {key!r} defaults to role {role!r} by its name, but role_grids does not define "
+                f"{role!r}. Set camera_roles explicitly (roles: {sorted(role_grids)})."
+            )
+    return resolved

@@ -1,0 +1,84 @@
+"""Configuration of hetero_act: LeRobot's ACTConfig plus the camera-role settings of the fusion module."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from lerobot.configs import PreTrainedConfig
+from lerobot.policies.act.configuration_act import ACTConfig
+
+from .camera_roles import (
+    DEFAULT_ATTENTION_EDGES,
+    DEFAULT_ROLE_GRIDS,
+    CameraRoleError,
+    camera_short_name,
+    normalize_camera_roles,
+    resolve_camera_roles,
+    validate_edges,
+    validate_role_grids,
+)
+
+TOKEN_MODES = ("pooled", "spatial")
+
+
+@PreTrainedConfig.register_subclass("hetero_act")
+@dataclass
+class HeteroACTConfig(ACTConfig):
+    """ACT whose image tokens come from heterogeneous camera cross-attention.
+
+    Everything of ACTConfig applies unchanged (VAE, transformer, chunking, temporal ensembling, backbone
+    and its learning rate). The fields below replace ACT's "one token per feature-map cell" image path.
+
+    Args:
+        camera_roles: camera -> role, keyed by `observation.images.<name>` (or just `<name>`). Empty means
+            the name-based default: names containing wrist/hand/gripper/eef are `wrist_detail`
+            (`wrist_context` if the name also contains "context"), all others `global_overview`.
+            The resolved mapping is written back here when the policy is built, so a checkpoint's
+            config.json records which role every camera had.
+        role_grids: role -> [rows, cols] of the adaptive pooling grid on the backbone's last feature map.
+            Defaults to the design's wrist_detail 6x6, wrist_context 4x4, global_overview 2x2.
+        attention_edges: directed cross-attention edges "query_role<-key_role"; each gets its own
+            attention weights. Edges whose roles have no camera are not built.
+        token_mode: "pooled" (the design: one fused token per camera) or "spatial" (each camera keeps
+            its pooled grid cells as tokens, so cross-attention can select where to look).
+    """
+
+    camera_roles: dict[str, str] = field(default_factory=dict)
+    role_grids: dict[str, list[int]] = field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_GRIDS.items()}
+    )
+    attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
+    token_mode: str = "pooled"
+
+    def __post_init__(self):
+        super().__post_init__()
+        validate_role_grids(self.role_grids)
+        validate_edges(self.attention_edges, self.role_grids)
+        self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
+        if self.token_mode not in TOKEN_MODES:
+            raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}.")
+
+    def validate_features(self) -> None:
+        """Check the cameras against the roles and record the resolved camera -> role mapping."""
+        super().validate_features()
+        image_keys = list(self.image_features)
+        for key, feature in self.image_features.items():
+            if len(feature.shape) != 3:
+                raise CameraRoleError(
+                    f"camera {key!r} has shape {feature.shape}; expected (channels, height, width)."
+                )
+        resolved = resolve_camera_roles(self.camera_roles, image_keys, self.role_grids)
+        was_default = not self.camera_roles
+        self.camera_roles = resolved
+        summary = ", ".join(f"{camera_short_name(k)}->{r}" for k, r in resolved.items())
+        logging.info(
+            "hetero_act camera roles (%s): %s",
+            "name-based default" if was_default else "from config",
+            summary,
+        )
+
+    @property
+    def parsed_attention_edges(self) -> list[tuple[str, str]]:
+        """(query_role, key_role) pairs in config order."""
+        return validate_edges(self.attention_edges, self.role_grids)

@@ -1,0 +1,175 @@
+"""hetero_act policy: LeRobot's ACT with the image-token path replaced by heterogeneous camera fusion.
+
+    cameras (list of per-camera tensors, any sizes)
+      -> backbone            one shared ResNet, one batched pass per group of equal-size cameras
+      -> HeterogeneousCameraFusion   role extractors -> directed cross-attention -> per-role fusion
+      -> ACT encoder tokens  [latent, (state), (env state), camera tokens...]
+      -> ACT transformer encoder/decoder, action head (unchanged)
+
+Everything else (VAE encoder, transformer, action head, action queue, temporal ensembling, the
+backbone learning-rate group, save/load) is LeRobot's ACT, inherited.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import einops
+import torch
+import torchvision
+from lerobot.policies.act.modeling_act import ACT, ACTPolicy, ACTTemporalEnsembler
+from lerobot.policies.pretrained import PreTrainedPolicy
+from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from torch import Tensor, nn
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from .configuration_hetero_act import HeteroACTConfig
+from .hetero_camera_fusion import HeterogeneousCameraFusion
+
+
+def build_backbone(config: HeteroACTConfig) -> tuple[nn.Module, int]:
+    """ACT's ResNet backbone (same construction, same `layer4` output) and its output channel count."""
+    resnet = getattr(torchvision.models, config.vision_backbone)(
+        replace_stride_with_dilation=[False, False, config.replace_final_stride_with_dilation],
+        weights=config.pretrained_backbone_weights,
+        norm_layer=FrozenBatchNorm2d,
+    )
+    # Channels come from the backbone itself (512 for ResNet-18/34, 2048 for ResNet-50): defect 1.
+    return IntermediateLayerGetter(resnet, return_layers={"layer4": "feature_map"}), resnet.fc.in_features
+
+
+def _config_without_cameras(config: HeteroACTConfig) -> HeteroACTConfig:
+    """A shallow copy that hides the cameras, so ACT.__init__ builds no image path of its own."""
+    stripped = copy.copy(config)
+    stripped.input_features = {
+        k: v for k, v in config.input_features.items() if k not in config.image_features
+    }
+    return stripped
+
+
+class HeteroACT(ACT):
+    """ACT's network with the heterogeneous camera path.
+
+    ACT.__init__ runs on a camera-less view of the config, so it builds the VAE encoder, transformer,
+    projections and heads but not its backbone, 1x1 input projection or 2-D camera position embedding;
+    this class then builds the backbone once (as `backbone`, so ACT's backbone learning-rate group and
+    ACT checkpoints' `model.backbone.*` keys still match) and the fusion module.
+    """
+
+    def __init__(self, config: HeteroACTConfig):
+        super().__init__(_config_without_cameras(config))
+        self.config = config
+        if not config.image_features:
+            return
+        self.backbone, channels = build_backbone(config)
+        self.camera_fusion = HeterogeneousCameraFusion(
+            camera_roles={key: config.camera_roles[key] for key in config.image_features},
+            role_grids=config.role_grids,
+            edges=config.parsed_attention_edges,
+            in_channels=channels,
+            dim_model=config.dim_model,
+            n_heads=config.n_heads,
+            dropout=config.dropout,
+            token_mode=config.token_mode,
+        )
+
+    def camera_feature_maps(self, images: Sequence[Tensor]) -> dict[str, Tensor]:
+        """Backbone feature maps per camera key; cameras of equal size share one batched pass (defect 9)."""
+        keys = list(self.config.image_features)
+        if len(images) != len(keys):
+            raise ValueError(f"expected {len(keys)} camera tensors ({keys}), got {len(images)}.")
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(tuple(img.shape[1:]), []).append(i)
+        feature_maps: dict[str, Tensor] = {}
+        for indices in groups.values():
+            stacked = torch.cat([images[i] for i in indices], dim=0)
+            maps = self.backbone(stacked)["feature_map"].chunk(len(indices), dim=0)
+            feature_maps.update({keys[i]: m for i, m in zip(indices, maps, strict=True)})
+        return feature_maps
+
+    def camera_tokens(self, images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """(T, B, D) camera tokens and their (T, 1, D) position embeddings."""
+        return self.camera_fusion(self.camera_feature_maps(images))
+
+    def latent_sample(
+        self, batch: dict[str, Tensor], batch_size: int
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The VAE latent for the encoder, as ACT.forward computes it (mirrored: ACT has no seam for it)."""
+        device = self.encoder_latent_input_proj.weight.device
+        if not (self.config.use_vae and ACTION in batch and self.training):
+            return torch.zeros(batch_size, self.config.latent_dim, device=device), None, None
+        cls_embed = einops.repeat(self.vae_encoder_cls_embed.weight, "1 d -> b 1 d", b=batch_size)
+        vae_input = [cls_embed]
+        if self.config.robot_state_feature:
+            vae_input.append(self.vae_encoder_robot_state_input_proj(batch[OBS_STATE]).unsqueeze(1))
+        vae_input.append(self.vae_encoder_action_input_proj(batch[ACTION]))
+        vae_input = torch.cat(vae_input, dim=1)
+        pos_embed = self.vae_encoder_pos_enc.clone().detach()
+        n_prefix = 2 if self.config.robot_state_feature else 1
+        prefix_is_pad = torch.zeros(batch_size, n_prefix, dtype=torch.bool, device=device)
+        key_padding_mask = torch.cat([prefix_is_pad, batch["action_is_pad"]], dim=1)
+        cls_out = self.vae_encoder(
+            vae_input.permute(1, 0, 2),
+            pos_embed=pos_embed.permute(1, 0, 2),
+            key_padding_mask=key_padding_mask,
+        )[0]
+        latent_params = self.vae_encoder_latent_output_proj(cls_out)
+        mu = latent_params[:, : self.config.latent_dim]
+        log_sigma_x2 = latent_params[:, self.config.latent_dim :]  # 2 log(sigma), as in ACT
+        return mu + log_sigma_x2.div(2).exp() * torch.randn_like(mu), mu, log_sigma_x2
+
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor] | tuple[None, None]]:
+        """ACT.forward with the camera tokens from the fusion module; returns (actions, (mu, log_sigma_x2))."""
+        if self.config.use_vae and self.training and ACTION not in batch:
+            raise ValueError("training with use_vae=True needs 'action' in the batch.")
+        batch_size = batch[OBS_IMAGES][0].shape[0] if OBS_IMAGES in batch else batch[OBS_ENV_STATE].shape[0]
+        latent, mu, log_sigma_x2 = self.latent_sample(batch, batch_size)
+
+        tokens = [self.encoder_latent_input_proj(latent).unsqueeze(0)]
+        pos_embed = [self.encoder_1d_feature_pos_embed.weight.unsqueeze(1)]
+        if self.config.robot_state_feature:
+            tokens.append(self.encoder_robot_state_input_proj(batch[OBS_STATE]).unsqueeze(0))
+        if self.config.env_state_feature:
+            tokens.append(self.encoder_env_state_input_proj(batch[OBS_ENV_STATE]).unsqueeze(0))
+        if self.config.image_features:
+            cam_tokens, cam_pos = self.camera_tokens(batch[OBS_IMAGES])
+            tokens.append(cam_tokens)
+            pos_embed.append(cam_pos)
+        encoder_in = torch.cat(tokens, dim=0)
+        encoder_pos = torch.cat(pos_embed, dim=0).to(encoder_in.dtype)
+
+        encoder_out = self.encoder(encoder_in, pos_embed=encoder_pos)
+        decoder_in = torch.zeros(
+            (self.config.chunk_size, batch_size, self.config.dim_model),
+            dtype=encoder_pos.dtype,
+            device=encoder_pos.device,
+        )
+        decoder_out = self.decoder(
+            decoder_in,
+            encoder_out,
+            encoder_pos_embed=encoder_pos,
+            decoder_pos_embed=self.decoder_pos_embed.weight.unsqueeze(1),
+        )
+        actions = self.action_head(decoder_out.transpose(0, 1))
+        return actions, (mu, log_sigma_x2)
+
+
+class HeteroACTPolicy(ACTPolicy):
+    """LeRobot's ACTPolicy driving a HeteroACT network (type `hetero_act`)."""
+
+    config_class = HeteroACTConfig
+    name = "hetero_act"
+
+    def __init__(self, config: HeteroACTConfig, **kwargs):
+        # ACTPolicy.__init__ would build a full ACT (its whole image path) only to have it replaced, so
+        # this runs the same steps with HeteroACT instead.
+        PreTrainedPolicy.__init__(self, config)
+        config.validate_features()
+        self.config = config
+        self.model = HeteroACT(config)
+        if config.temporal_ensemble_coeff is not None:
+            self.temporal_ensembler = ACTTemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
+        self.reset()
