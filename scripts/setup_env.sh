@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Creates ./.venv (Python >= 3.12) with this package installed editable plus LeRobot's sim, training
+# and test extras. Idempotent: it reinstalls only when pyproject.toml changed since the last run.
+# Usage: bash scripts/setup_env.sh        (VENV=path overrides the location)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+find_python() {
+  local candidates=()
+  if command -v pyenv >/dev/null 2>&1; then
+    candidates+=("$(pyenv root)"/versions/3.12*/bin/python3.12 "$(pyenv root)"/versions/3.13*/bin/python3.13)
+  fi
+  candidates+=(python3.12 python3.13 python3)
+  for py in "${candidates[@]}"; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  return 1
+}
+
+# MuJoCo renders off-screen through EGL (Mesa's software rasteriser on a CPU-only machine).
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing EGL/Mesa for off-screen MuJoCo rendering"
+    apt-get update -qq && apt-get install -y -qq libegl1 libgl1-mesa-dri >/dev/null
+  else
+    echo "[setup] warning: libEGL not found; simulation needs it (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri)" >&2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  PY=$(find_python) || { echo "[setup] error: LeRobot 0.6 needs Python >= 3.12; install it (e.g. 'pyenv install 3.12') and rerun." >&2; exit 1; }
+  echo "[setup] creating $VENV with $("$PY" --version)"
+  "$PY" -m venv "$VENV"
+fi
+
+stamp="$VENV/.hetero_act_installed"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] installing lerobot_policy_hetero_act[dev] (first run: a few minutes, PyTorch is large)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+echo "[setup] ready: $VENV ($("$VENV/bin/python" -c 'import lerobot, torch; print(f"lerobot {lerobot.__version__}, torch {torch.__version__}")'))"

@@ -1,0 +1,83 @@
+"""Small hetero_act configs, policies and batches for unit tests (CPU, tiny dims, no downloads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.policies.act.configuration_act import ACTConfig
+
+from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+
+# Three cameras at two resolutions, named like ALOHA's.
+ALOHA_CAMERAS: dict[str, tuple[int, int]] = {
+    "top": (96, 128),
+    "left_wrist": (64, 80),
+    "right_wrist": (64, 80),
+}
+ALOHA_ROLES = {"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"}
+STATE_DIM = ACTION_DIM = 14
+CHUNK = 8
+
+TINY: dict[str, Any] = {
+    "dim_model": 32,
+    "n_heads": 4,
+    "dim_feedforward": 64,
+    "n_encoder_layers": 1,
+    "n_vae_encoder_layers": 1,
+    "latent_dim": 8,
+    "chunk_size": CHUNK,
+    "n_action_steps": CHUNK,
+    "pretrained_backbone_weights": None,
+    "device": "cpu",
+}
+
+
+def input_features(cameras: dict[str, tuple[int, int]], state: bool = True) -> dict[str, PolicyFeature]:
+    feats = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))} if state else {}
+    for name, (h, w) in cameras.items():
+        feats[f"observation.images.{name}"] = PolicyFeature(FeatureType.VISUAL, (3, h, w))
+    return feats
+
+
+def make_config(
+    cameras: dict[str, tuple[int, int]] = ALOHA_CAMERAS,
+    config_cls: type[ACTConfig] = HeteroACTConfig,
+    **overrides: Any,
+) -> HeteroACTConfig:
+    """A tiny config; `config_cls=ACTConfig` gives LeRobot's ACT with the same settings for comparisons."""
+    kwargs = {**TINY, **overrides}
+    return config_cls(
+        input_features=input_features(cameras),
+        output_features={"action": PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},
+        **kwargs,
+    )
+
+
+def make_policy(
+    cameras: dict[str, tuple[int, int]] = ALOHA_CAMERAS, seed: int = 0, **overrides: Any
+) -> HeteroACTPolicy:
+    torch.manual_seed(seed)
+    return HeteroACTPolicy(make_config(cameras, **overrides))
+
+
+def make_batch(
+    cameras: dict[str, tuple[int, int]] = ALOHA_CAMERAS,
+    batch_size: int = 2,
+    seed: int = 0,
+    with_action: bool = True,
+) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    batch = {"observation.state": torch.randn(batch_size, STATE_DIM, generator=gen)}
+    for name, (h, w) in cameras.items():
+        batch[f"observation.images.{name}"] = torch.randn(batch_size, 3, h, w, generator=gen)
+    if with_action:
+        batch["action"] = torch.randn(batch_size, CHUNK, ACTION_DIM, generator=gen)
+        batch["action_is_pad"] = torch.zeros(batch_size, CHUNK, dtype=torch.bool)
+    return batch
+
+
+def observation(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in batch.items() if k.startswith("observation.")}
