@@ -42,6 +42,13 @@ class HeteroACTConfig(ACTConfig):
             attention weights. Edges whose roles have no camera are not built.
         token_mode: "pooled" (the design: one fused token per camera) or "spatial" (each camera keeps
             its pooled grid cells as tokens, so cross-attention can select where to look).
+        view_gating: learn a per-sample weight per camera (softmax over cameras) that scales its tokens;
+            the weights are logged as `gate_<camera>` in training and summarised per episode in eval.
+        camera_dropout: probability of dropping each camera per training sample (at least one camera
+            is always kept); a learned per-camera "absent" token replaces it. A policy trained with
+            camera_dropout > 0 also runs when a camera is missing at inference (and logs which).
+        init_from_act: a LeRobot ACT checkpoint (directory or Hub id) whose matching tensors (backbone,
+            VAE, transformer, heads) initialise a new policy; ignored when loading a hetero_act checkpoint.
     """
 
     camera_roles: dict[str, str] = field(default_factory=dict)
@@ -50,6 +57,9 @@ class HeteroACTConfig(ACTConfig):
     )
     attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
     token_mode: str = "pooled"
+    view_gating: bool = False
+    camera_dropout: float = 0.0
+    init_from_act: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -58,6 +68,8 @@ class HeteroACTConfig(ACTConfig):
         self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
         if self.token_mode not in TOKEN_MODES:
             raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}.")
+        if not 0.0 <= self.camera_dropout < 1.0:
+            raise ValueError(f"camera_dropout must be in [0, 1), got {self.camera_dropout}.")
 
     def validate_features(self) -> None:
         """Check the cameras against the roles and record the resolved camera -> role mapping."""

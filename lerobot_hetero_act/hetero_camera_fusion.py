@@ -15,6 +15,12 @@ happens (seed-review defect 5); it is kept as the default because it is the desi
 keeps every grid cell as a token (Linear(C -> D) per cell, 2-D sine position plus camera embedding),
 so attention has several keys to choose from.
 
+Two options go past the design, both off by default:
+- camera dropout: a learned "absent" token per camera stands in for a camera that is dropped in
+  training or missing at inference (B, n_tok, D), so a policy trained with it survives a lost camera;
+- view gating: a per-sample softmax weight per camera (in the spirit of BFA's best-view weighting)
+  scales each camera's fused tokens; the weights are kept in `last_gate` for logging.
+
 The backbone is not held here: the policy owns it once (defect 6) and hands over feature maps.
 """
 
@@ -85,6 +91,23 @@ class RoleFusion(nn.Module):
         return self.norm(own + fused)
 
 
+class ViewGate(nn.Module):
+    """Per-sample importance of each camera: softmax over cameras of a score of its mean fused token.
+
+    Weights are rescaled to average 1 over the present cameras, so gating at init leaves the tokens'
+    scale unchanged; absent cameras get weight 0.
+    """
+
+    def __init__(self, dim_model: int):
+        super().__init__()
+        self.score = nn.Linear(dim_model, 1)
+
+    def forward(self, camera_summaries: Tensor, present: Tensor) -> Tensor:
+        """camera_summaries (B, n_cams, D), present (B, n_cams) bool -> weights (B, n_cams)."""
+        scores = self.score(camera_summaries).squeeze(-1).masked_fill(~present, float("-inf"))
+        return torch.softmax(scores, dim=-1) * present.sum(dim=-1, keepdim=True)
+
+
 class HeterogeneousCameraFusion(nn.Module):
     """Turns per-camera backbone feature maps into role-aware, cross-attended encoder tokens.
 
@@ -106,11 +129,16 @@ class HeterogeneousCameraFusion(nn.Module):
         n_heads: int,
         dropout: float,
         token_mode: str = "pooled",
+        absent_tokens: bool = False,
+        view_gating: bool = False,
     ):
         super().__init__()
         if not camera_roles:
             raise ValueError("HeterogeneousCameraFusion needs at least one camera.")
         self.token_mode = token_mode
+        self.capture_attention = False  # set True to keep per-edge attention weights in last_attention
+        self.last_attention: dict[str, Tensor] = {}
+        self.last_gate: Tensor | None = None
         self.camera_keys: list[str] = list(camera_roles)
         self.camera_roles: dict[str, str] = dict(camera_roles)
         keys = [module_key(k) for k in self.camera_keys]
@@ -149,6 +177,18 @@ class HeterogeneousCameraFusion(nn.Module):
         self.camera_embed = nn.ParameterDict(
             {module_key(cam): nn.Parameter(torch.randn(1, dim_model)) for cam in self.camera_keys}
         )
+        # Stand-ins for dropped or missing cameras; built only when used, so every parameter trains.
+        self.absent_token = (
+            nn.ParameterDict(
+                {
+                    module_key(cam): nn.Parameter(0.02 * torch.randn(self._tokens_of(cam), dim_model))
+                    for cam in self.camera_keys
+                }
+            )
+            if absent_tokens
+            else None
+        )
+        self.view_gate = ViewGate(dim_model) if view_gating else None
         if token_mode == "spatial":
             sine = ACTSinusoidalPositionEmbedding2d(dim_model // 2)
             for role in self.role_cameras:
@@ -158,9 +198,26 @@ class HeterogeneousCameraFusion(nn.Module):
                     f"cell_pos_{role}", cell_pos.flatten(2)[0].T.contiguous(), persistent=False
                 )
 
+    def _tokens_of(self, cam: str) -> int:
+        return self.extractors[self.camera_roles[cam]].num_tokens
+
     def num_tokens(self) -> int:
         """Encoder tokens this module produces per sample."""
-        return sum(self.extractors[self.camera_roles[c]].num_tokens for c in self.camera_keys)
+        return sum(self._tokens_of(c) for c in self.camera_keys)
+
+    def _camera_tokens(
+        self, cam: str, feature_map: Tensor | None, dropped: Tensor | None, batch_size: int
+    ) -> Tensor:
+        """(B, n_tok, D) tokens of one camera: extracted, or the absent token where it is missing/dropped."""
+        if feature_map is None:
+            if self.absent_token is None:
+                raise ValueError(f"camera {cam!r} is missing and this policy has no absent-camera token.")
+            return self.absent_token[module_key(cam)].unsqueeze(0).expand(batch_size, -1, -1)
+        tokens = self.extractors[self.camera_roles[cam]](feature_map)
+        if dropped is not None and self.absent_token is not None:
+            absent = self.absent_token[module_key(cam)].unsqueeze(0)
+            tokens = torch.where(dropped[:, None, None], absent, tokens)
+        return tokens
 
     def _token_pos(self, cam: str) -> Tensor:
         """(n_tok, D) position embedding of one camera's tokens."""
@@ -169,34 +226,73 @@ class HeterogeneousCameraFusion(nn.Module):
             pos = pos + getattr(self, f"cell_pos_{self.camera_roles[cam]}")
         return pos
 
-    def forward(self, feature_maps: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """feature_maps: camera key -> (B, C, H, W). Returns tokens (T, B, D) and pos embeds (T, 1, D)."""
+    def forward(
+        self, feature_maps: Mapping[str, Tensor], dropped: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Cross-attended camera tokens.
+
+        Args:
+            feature_maps: camera key -> (B, C, H, W) for the cameras that are present. A camera left out
+                is replaced by its absent token (only if the module has absent tokens).
+            dropped: optional (B, n_cams) bool, True where a camera is dropped for that sample (training).
+        Returns:
+            tokens (T, B, D) in camera order and their position embeddings (T, 1, D).
+        """
+        batch_size = next(iter(feature_maps.values())).shape[0]
+        device = next(iter(feature_maps.values())).device
+        present = torch.ones(batch_size, len(self.camera_keys), dtype=torch.bool, device=device)
+        for i, cam in enumerate(self.camera_keys):
+            if cam not in feature_maps:
+                present[:, i] = False
+        if dropped is not None:
+            present &= ~dropped
+
         # 1. Role extractors: each camera's tokens, grouped by role -> (B, n_cams * n_tok, D).
-        role_tokens: dict[str, Tensor] = {}
-        role_pos: dict[str, Tensor] = {}
-        for role, cams in self.role_cameras.items():
-            role_tokens[role] = torch.cat([self.extractors[role](feature_maps[c]) for c in cams], dim=1)
-            role_pos[role] = torch.cat([self._token_pos(c) for c in cams], dim=0).unsqueeze(0)
+        cam_tokens = {
+            cam: self._camera_tokens(
+                cam, feature_maps.get(cam), None if dropped is None else dropped[:, i], batch_size
+            )
+            for i, cam in enumerate(self.camera_keys)
+        }
+        role_tokens = {
+            role: torch.cat([cam_tokens[c] for c in cams], dim=1) for role, cams in self.role_cameras.items()
+        }
+        role_pos = {
+            role: torch.cat([self._token_pos(c) for c in cams], dim=0).unsqueeze(0)
+            for role, cams in self.role_cameras.items()
+        }
 
         # 2. Directed cross-attention, one module per edge. Pooled mode feeds the bare tokens, as the
         #    design does; spatial mode adds positions to queries and keys (DETR style) so that attention
         #    can tell the cells apart.
         attended: dict[str, list[Tensor]] = {role: [] for role in self.role_cameras}
+        self.last_attention = {}
         for q_role, k_role in self.edges:
             query, key, value = role_tokens[q_role], role_tokens[k_role], role_tokens[k_role]
             if self.token_mode == "spatial":
                 query, key = query + role_pos[q_role], key + role_pos[k_role]
-            out, _ = self.cross_attention[edge_module_key(q_role, k_role)](
-                query, key, value, need_weights=False
-            )
+            name = edge_module_key(q_role, k_role)
+            out, weights = self.cross_attention[name](query, key, value, need_weights=self.capture_attention)
+            if self.capture_attention:
+                self.last_attention[name] = weights.detach()  # (B, n_query_tokens, n_key_tokens)
             attended[q_role].append(out)
 
         # 3. Per-role fusion, then back to camera order.
         fused = {role: self.fusion[role](role_tokens[role], attended[role]) for role in self.role_cameras}
         per_camera: dict[str, Tensor] = {}
         for role, cams in self.role_cameras.items():
-            for cam, chunk in zip(cams, fused[role].chunk(len(cams), dim=1), strict=True):
+            for cam, chunk in zip(
+                cams, fused[role].split([self._tokens_of(c) for c in cams], dim=1), strict=True
+            ):
                 per_camera[cam] = chunk
+
+        # 4. Optional view gating: scale each camera's tokens by its per-sample weight.
+        if self.view_gate is not None:
+            summaries = torch.stack([per_camera[c].mean(dim=1) for c in self.camera_keys], dim=1)
+            gate = self.view_gate(summaries, present)
+            self.last_gate = gate.detach()
+            per_camera = {c: per_camera[c] * gate[:, i, None, None] for i, c in enumerate(self.camera_keys)}
+
         tokens = torch.cat([per_camera[c] for c in self.camera_keys], dim=1).transpose(0, 1)  # (T, B, D)
         pos = torch.cat([self._token_pos(c) for c in self.camera_keys], dim=0).unsqueeze(1)  # (T, 1, D)
         return tokens, pos

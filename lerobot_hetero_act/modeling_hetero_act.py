@@ -13,7 +13,9 @@ backbone learning-rate group, save/load) is LeRobot's ACT, inherited.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 import einops
 import torch
@@ -25,8 +27,14 @@ from torch import Tensor, nn
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from .act_init import load_matching_act_weights
+from .camera_roles import camera_short_name
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
+from .input_checks import check_observation
+
+# True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
+_LOADING_CHECKPOINT: ContextVar[bool] = ContextVar("hetero_act_loading_checkpoint", default=False)
 
 
 def build_backbone(config: HeteroACTConfig) -> tuple[nn.Module, int]:
@@ -73,16 +81,22 @@ class HeteroACT(ACT):
             n_heads=config.n_heads,
             dropout=config.dropout,
             token_mode=config.token_mode,
+            absent_tokens=config.camera_dropout > 0,
+            view_gating=config.view_gating,
         )
 
-    def camera_feature_maps(self, images: Sequence[Tensor]) -> dict[str, Tensor]:
-        """Backbone feature maps per camera key; cameras of equal size share one batched pass (defect 9)."""
+    def camera_feature_maps(self, images: Sequence[Tensor | None]) -> dict[str, Tensor]:
+        """Backbone feature maps per camera key; cameras of equal size share one batched pass (defect 9).
+
+        `images` follows `config.image_features` order; a None entry is a missing camera (no map).
+        """
         keys = list(self.config.image_features)
         if len(images) != len(keys):
             raise ValueError(f"expected {len(keys)} camera tensors ({keys}), got {len(images)}.")
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, img in enumerate(images):
-            groups.setdefault(tuple(img.shape[1:]), []).append(i)
+            if img is not None:
+                groups.setdefault(tuple(img.shape[1:]), []).append(i)
         feature_maps: dict[str, Tensor] = {}
         for indices in groups.values():
             stacked = torch.cat([images[i] for i in indices], dim=0)
@@ -90,9 +104,24 @@ class HeteroACT(ACT):
             feature_maps.update({keys[i]: m for i, m in zip(indices, maps, strict=True)})
         return feature_maps
 
-    def camera_tokens(self, images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    def camera_tokens(self, images: Sequence[Tensor | None]) -> tuple[Tensor, Tensor]:
         """(T, B, D) camera tokens and their (T, 1, D) position embeddings."""
-        return self.camera_fusion(self.camera_feature_maps(images))
+        feature_maps = self.camera_feature_maps(images)
+        dropped = self.sample_camera_dropout(next(iter(feature_maps.values()))) if self.training else None
+        return self.camera_fusion(feature_maps, dropped=dropped)
+
+    def sample_camera_dropout(self, like: Tensor) -> Tensor | None:
+        """(B, n_cams) True where a camera is dropped for a training sample; one camera always stays."""
+        p = self.config.camera_dropout
+        if p <= 0:
+            return None
+        batch_size, n_cams = like.shape[0], len(self.config.image_features)
+        dropped = torch.rand(batch_size, n_cams, device=like.device) < p
+        all_dropped = dropped.all(dim=1)
+        if all_dropped.any():
+            keep = torch.randint(n_cams, (batch_size,), device=like.device)
+            dropped[all_dropped, keep[all_dropped]] = False
+        return dropped
 
     def latent_sample(
         self, batch: dict[str, Tensor], batch_size: int
@@ -125,7 +154,7 @@ class HeteroACT(ACT):
         """ACT.forward with the camera tokens from the fusion module; returns (actions, (mu, log_sigma_x2))."""
         if self.config.use_vae and self.training and ACTION not in batch:
             raise ValueError("training with use_vae=True needs 'action' in the batch.")
-        batch_size = batch[OBS_IMAGES][0].shape[0] if OBS_IMAGES in batch else batch[OBS_ENV_STATE].shape[0]
+        batch_size = _batch_size(batch)
         latent, mu, log_sigma_x2 = self.latent_sample(batch, batch_size)
 
         tokens = [self.encoder_latent_input_proj(latent).unsqueeze(0)]
@@ -157,6 +186,11 @@ class HeteroACT(ACT):
         return actions, (mu, log_sigma_x2)
 
 
+def _batch_size(batch: dict[str, Tensor]) -> int:
+    present = [img for img in batch.get(OBS_IMAGES, []) if img is not None]
+    return present[0].shape[0] if present else batch[OBS_ENV_STATE].shape[0]
+
+
 class HeteroACTPolicy(ACTPolicy):
     """LeRobot's ACTPolicy driving a HeteroACT network (type `hetero_act`)."""
 
@@ -172,4 +206,73 @@ class HeteroACTPolicy(ACTPolicy):
         self.model = HeteroACT(config)
         if config.temporal_ensemble_coeff is not None:
             self.temporal_ensembler = ACTTemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
+        self._gate_sum: Tensor | None = None
+        self._gate_count = 0
+        self._reported_absent: set[str] = set()
         self.reset()
+        if config.init_from_act and not _LOADING_CHECKPOINT.get():
+            self.init_report = load_matching_act_weights(self, config.init_from_act)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """PreTrainedPolicy.from_pretrained; its weights win, so `init_from_act` is not re-applied."""
+        token = _LOADING_CHECKPOINT.set(True)
+        try:
+            return super().from_pretrained(*args, **kwargs)
+        finally:
+            _LOADING_CHECKPOINT.reset(token)
+
+    def reset(self):
+        """ACT's reset, plus a log line with the mean view-gate weights of the episode that ended."""
+        if getattr(self, "_gate_count", 0):
+            means = (self._gate_sum / self._gate_count).tolist()
+            names = [camera_short_name(k) for k in self.config.image_features]
+            logging.info(
+                "hetero_act view gate, episode mean: %s",
+                ", ".join(f"{n}={m:.3f}" for n, m in zip(names, means, strict=True)),
+            )
+        self._gate_sum, self._gate_count = None, 0
+        self._reported_absent = set()
+        super().reset()
+
+    def _camera_list(self, batch: dict[str, Tensor], inference: bool) -> dict[str, Tensor]:
+        """Validate the observation and add ACT's OBS_IMAGES list (None for a tolerated missing camera)."""
+        missing = check_observation(batch, self.config, inference=inference)
+        for key in missing:
+            if key not in self._reported_absent:
+                logging.warning("hetero_act: camera %s is absent; using its learned absent token.", key)
+                self._reported_absent.add(key)
+        batch = dict(batch)
+        batch[OBS_IMAGES] = [batch.get(key) for key in self.config.image_features]
+        return batch
+
+    @torch.no_grad()
+    def select_action(self, batch: dict[str, Tensor]) -> Tensor:
+        """ACT's action queue; every observation is checked, even those that only pop the queue."""
+        check_observation(batch, self.config, inference=True)
+        return super().select_action(batch)
+
+    @torch.no_grad()
+    def predict_action_chunk(self, batch: dict[str, Tensor]) -> Tensor:
+        """Predict a chunk of actions; refuses observations the policy was not trained for."""
+        self.eval()
+        actions = self.model(self._camera_list(batch, inference=True))[0]
+        self._accumulate_gate()
+        return actions
+
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
+        """ACT's loss (L1 + KL); with view gating, the mean gate per camera joins the logged metrics."""
+        loss, loss_dict = super().forward(self._camera_list(batch, inference=False))
+        gate = self.model.camera_fusion.last_gate if self.config.image_features else None
+        if gate is not None:
+            for key, value in zip(self.config.image_features, gate.mean(dim=0).tolist(), strict=True):
+                loss_dict[f"gate_{camera_short_name(key)}"] = value
+        return loss, loss_dict
+
+    def _accumulate_gate(self) -> None:
+        gate = self.model.camera_fusion.last_gate if self.config.image_features else None
+        if gate is None:
+            return
+        total = gate.sum(dim=0).cpu()
+        self._gate_sum = total if self._gate_sum is None else self._gate_sum + total
+        self._gate_count += gate.shape[0]

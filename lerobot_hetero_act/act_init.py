@@ -1,0 +1,87 @@
+"""Start hetero_act from a LeRobot ACT checkpoint (`--policy.init_from_act=<dir or hub id>`).
+
+hetero_act keeps ACT's module names (backbone, VAE encoder, transformer, projections, heads), so every
+tensor whose name and shape match is copied; the fusion module (and anything whose shape differs,
+e.g. a different action dimension) starts fresh. The report says which is which.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+SAFETENSORS = "model.safetensors"
+
+
+@dataclass
+class ActInitReport:
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    new: list[str] = field(
+        default_factory=list
+    )  # in hetero_act, not in the ACT checkpoint (or shape differs)
+    shape_mismatch: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)  # in the ACT checkpoint, no place in hetero_act
+
+    def summary(self) -> str:
+        def groups(names: list[str]) -> str:
+            top = sorted({".".join(n.split(".")[:2]) for n in names})
+            return ", ".join(top) if top else "-"
+
+        return (
+            f"init_from_act {self.source}: loaded {len(self.loaded)} tensors ({groups(self.loaded)}); "
+            f"new {len(self.new)} ({groups(self.new)}); shape mismatch {len(self.shape_mismatch)} "
+            f"({groups(self.shape_mismatch)}); unused from ACT {len(self.unused)} ({groups(self.unused)})"
+        )
+
+
+def resolve_act_weights(source: str) -> Path:
+    """model.safetensors of an ACT checkpoint given as a directory (pretrained_model or a training
+    checkpoint folder) or a Hugging Face Hub id (served from the local cache when offline)."""
+    path = Path(source).expanduser()
+    if path.exists():
+        for candidate in (path, path / "pretrained_model"):
+            if (candidate / SAFETENSORS).is_file():
+                return candidate / SAFETENSORS
+        if path.is_file() and path.name.endswith(".safetensors"):
+            return path
+        raise FileNotFoundError(
+            f"init_from_act: no {SAFETENSORS} in {path} (nor in {path / 'pretrained_model'})."
+        )
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id=source, filename=SAFETENSORS))
+    except Exception as err:  # offline cache miss, unknown repo, bad id: all need the same advice
+        raise FileNotFoundError(
+            f"init_from_act: {source!r} is neither a local checkpoint directory nor a Hub model id whose "
+            f"{SAFETENSORS} could be fetched or found in the Hugging Face cache ({type(err).__name__}: {err})."
+        ) from err
+
+
+def load_matching_act_weights(policy: torch.nn.Module, source: str) -> ActInitReport:
+    """Copy every tensor of the ACT checkpoint whose name and shape match into `policy`."""
+    act_state = load_file(str(resolve_act_weights(source)))
+    if not any(k.startswith("model.encoder.") for k in act_state):
+        raise ValueError(
+            f"init_from_act: {source!r} does not look like an ACT checkpoint (no model.encoder.* tensors)."
+        )
+    own = policy.state_dict()
+    report = ActInitReport(source=source)
+    to_load = {}
+    for name, tensor in own.items():
+        if name not in act_state:
+            report.new.append(name)
+        elif act_state[name].shape != tensor.shape:
+            report.shape_mismatch.append(name)
+        else:
+            to_load[name] = act_state[name]
+            report.loaded.append(name)
+    report.unused = [k for k in act_state if k not in own]
+    policy.load_state_dict(to_load, strict=False)
+    logging.info(report.summary())
+    return report

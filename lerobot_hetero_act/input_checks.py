@@ -1,0 +1,90 @@
+"""Checks of an observation batch against the cameras and state the policy was trained with.
+
+A wrong camera set, image size, channel count or a NaN/inf value must never turn into a silent wrong
+action: each case raises an error that names the key and says what to do. The one documented
+exception: a policy trained with camera dropout accepts a missing camera (it uses that camera's
+learned absent token) and the caller logs which camera is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
+from torch import Tensor
+
+from .configuration_hetero_act import HeteroACTConfig
+
+
+class ObservationError(ValueError):
+    """An observation the policy cannot act on; the message names the key and the fix."""
+
+
+def missing_cameras(batch: Mapping[str, Tensor], config: HeteroACTConfig) -> list[str]:
+    return [key for key in config.image_features if key not in batch]
+
+
+def check_observation(batch: Mapping[str, object], config: HeteroACTConfig, inference: bool) -> list[str]:
+    """Validate `batch`; return the cameras that are missing but tolerated (camera dropout).
+
+    `inference=True` also rejects cameras the policy does not know (in training, a dataset may carry
+    cameras that the policy was configured not to use).
+    """
+    expected = list(config.image_features)
+    missing = missing_cameras(batch, config)  # type: ignore[arg-type]
+    if missing and config.camera_dropout <= 0:
+        raise ObservationError(
+            f"camera(s) {missing} missing from the observation (it has {sorted(k for k in batch if k.startswith(OBS_IMAGES))}). "
+            "This policy was trained without camera dropout, so it needs every camera it was trained with; "
+            "train with --policy.camera_dropout=0.1 (for example) to tolerate a missing camera."
+        )
+    if len(missing) == len(expected) and expected:
+        raise ObservationError(f"no camera in the observation; the policy needs at least one of {expected}.")
+    if inference:
+        extra = sorted(k for k in batch if k.startswith(f"{OBS_IMAGES}.") and k not in config.image_features)
+        if extra:
+            raise ObservationError(
+                f"observation has camera(s) {extra} that the policy was not trained with (its cameras: {expected}). "
+                "Drop them, or map names with --rename_map."
+            )
+    for key in expected:
+        if key in batch:
+            _check_image(key, batch[key], tuple(config.image_features[key].shape))
+    if config.robot_state_feature is not None:
+        if OBS_STATE not in batch:
+            raise ObservationError(
+                f"'{OBS_STATE}' missing from the observation; the policy needs the robot state."
+            )
+        state = batch[OBS_STATE]
+        want = tuple(config.robot_state_feature.shape)
+        if not isinstance(state, Tensor) or tuple(state.shape[-len(want) :]) != want:
+            got = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
+            raise ObservationError(
+                f"'{OBS_STATE}': expected shape (batch, {', '.join(map(str, want))}), got {got}."
+            )
+        _check_finite(OBS_STATE, state)
+    return missing
+
+
+def _check_image(key: str, image: object, want: tuple[int, ...]) -> None:
+    if not isinstance(image, Tensor) or image.ndim != 4:
+        got = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
+        raise ObservationError(f"camera '{key}': expected a (batch, C, H, W) image tensor, got {got}.")
+    got = tuple(image.shape[1:])
+    if got[0] != want[0]:
+        raise ObservationError(
+            f"camera '{key}': expected {want[0]} channels (C, H, W) = {want}, got {got[0]} channels {got}."
+        )
+    if got != want:
+        raise ObservationError(
+            f"camera '{key}': expected image size (C, H, W) = {want}, got {got}. "
+            "Resize the camera stream to the training size (or retrain at this size)."
+        )
+    _check_finite(key, image)
+
+
+def _check_finite(key: str, value: Tensor) -> None:
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        n_bad = int((~torch.isfinite(value)).sum())
+        raise ObservationError(f"'{key}' contains {n_bad} NaN/inf value(s); refusing to act on it.")

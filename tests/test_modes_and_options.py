@@ -1,0 +1,177 @@
+"""Token modes, view gating, camera dropout / missing cameras, attention capture, and the checks that
+keep a bad observation from becoming a silent wrong action."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from policy_factory import ALOHA_CAMERAS, ALOHA_ROLES, CHUNK, make_batch, make_policy, observation
+
+from lerobot_hetero_act.input_checks import ObservationError
+
+
+def backward_once(policy, batch):
+    policy.train()
+    policy.zero_grad()
+    loss, loss_dict = policy.forward(batch)
+    loss.backward()
+    return loss_dict
+
+
+@pytest.mark.parametrize("mode", ["pooled", "spatial"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"view_gating": True}, {"camera_dropout": 0.5}, {"view_gating": True, "camera_dropout": 0.5}],
+)
+def test_every_fusion_parameter_learns_in_each_mode_and_option(mode, options):
+    policy = make_policy(camera_roles=ALOHA_ROLES, token_mode=mode, **options)
+    torch.manual_seed(3)  # camera dropout draws; batch of 8 makes both kept and dropped cameras likely
+    backward_once(policy, make_batch(batch_size=8))
+    for name, param in policy.model.camera_fusion.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_spatial_mode_token_count_and_shapes():
+    policy = make_policy(camera_roles=ALOHA_ROLES, token_mode="spatial").eval()
+    assert policy.model.camera_fusion.num_tokens() == 6 * 6 + 4 * 4 + 2 * 2
+    pooled = make_policy(camera_roles=ALOHA_ROLES).eval()
+    assert pooled.model.camera_fusion.num_tokens() == 3
+    assert policy.predict_action_chunk(observation(make_batch(with_action=False))).shape == (2, CHUNK, 14)
+
+
+def test_view_gate_weights_are_per_sample_and_logged():
+    policy = make_policy(camera_roles=ALOHA_ROLES, view_gating=True)
+    loss_dict = backward_once(policy, make_batch(batch_size=4))
+    gate = policy.model.camera_fusion.last_gate
+    assert gate.shape == (4, 3)
+    torch.testing.assert_close(gate.sum(dim=1), torch.full((4,), 3.0))
+    assert {"gate_top", "gate_left_wrist", "gate_right_wrist"} <= set(loss_dict)
+    assert abs(sum(loss_dict[f"gate_{c}"] for c in ALOHA_CAMERAS) - 3.0) < 1e-4
+
+
+def test_view_gate_is_summarised_per_episode_in_eval(caplog):
+    policy = make_policy(camera_roles=ALOHA_ROLES, view_gating=True, n_action_steps=1).eval()
+    obs = observation(make_batch(batch_size=1, with_action=False))
+    for _ in range(3):
+        policy.select_action(obs)
+    assert policy._gate_count == 3
+    with caplog.at_level(logging.INFO):
+        policy.reset()
+    assert "view gate, episode mean: top=" in caplog.text
+
+
+def test_camera_dropout_keeps_at_least_one_camera():
+    policy = make_policy(camera_roles=ALOHA_ROLES, camera_dropout=0.95).train()
+    torch.manual_seed(0)
+    dropped = policy.model.sample_camera_dropout(torch.zeros(256, 1))
+    assert dropped.shape == (256, 3)
+    assert not dropped.all(dim=1).any()
+    assert dropped.float().mean() > 0.5
+
+
+def test_missing_camera_under_dropout_runs_and_logs_which(caplog):
+    policy = make_policy(camera_roles=ALOHA_ROLES, camera_dropout=0.2).eval()
+    obs = observation(make_batch(with_action=False))
+    full = policy.predict_action_chunk(obs)
+    without = {k: v for k, v in obs.items() if k != "observation.images.left_wrist"}
+    with caplog.at_level(logging.WARNING):
+        partial = policy.predict_action_chunk(without)
+    assert "observation.images.left_wrist is absent" in caplog.text
+    assert torch.isfinite(partial).all() and partial.shape == full.shape
+    assert not torch.allclose(partial, full)
+    # The missing camera is represented by its own absent token, and only by it.
+    absent = policy.model.camera_fusion.absent_token
+    with torch.no_grad():
+        absent["top"].add_(1.0)  # a present camera's absent token plays no part
+        assert torch.equal(policy.predict_action_chunk(without), partial)
+        absent["left_wrist"].add_(1.0)
+        assert not torch.equal(policy.predict_action_chunk(without), partial)
+
+
+def test_missing_camera_without_dropout_is_a_clear_error():
+    policy = make_policy(camera_roles=ALOHA_ROLES).eval()
+    obs = observation(make_batch(with_action=False))
+    del obs["observation.images.right_wrist"]
+    with pytest.raises(
+        ObservationError, match=r"'observation\.images\.right_wrist'.*missing.*camera_dropout"
+    ):
+        policy.predict_action_chunk(obs)
+
+
+def _bad(obs, key, value):
+    bad = dict(obs)
+    bad[key] = value
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("extra_camera", r"'observation\.images\.angle'.*not trained with"),
+        (
+            "wrong_size",
+            r"'observation\.images\.top'.*expected image size .*\(3, 96, 128\).*got \(3, 48, 64\)",
+        ),
+        ("wrong_channels", r"'observation\.images\.left_wrist'.*expected 3 channels.*got 1"),
+        ("nan_image", r"'observation\.images\.top' contains 1 NaN/inf"),
+        ("inf_state", r"'observation\.state' contains 1 NaN/inf"),
+        ("state_dim", r"'observation\.state': expected shape \(batch, 14\), got \(2, 7\)"),
+        ("no_state", r"'observation\.state' missing"),
+        ("not_a_tensor", r"'observation\.images\.top'.*got ndarray"),
+    ],
+)
+def test_bad_observations_are_refused_with_the_key_named(case, message):
+    policy = make_policy(camera_roles=ALOHA_ROLES).eval()
+    obs = observation(make_batch(with_action=False))
+    if case == "extra_camera":
+        obs = _bad(obs, "observation.images.angle", torch.zeros(2, 3, 96, 128))
+    elif case == "wrong_size":
+        obs = _bad(obs, "observation.images.top", torch.zeros(2, 3, 48, 64))
+    elif case == "wrong_channels":
+        obs = _bad(obs, "observation.images.left_wrist", torch.zeros(2, 1, 64, 80))
+    elif case == "nan_image":
+        obs["observation.images.top"] = obs["observation.images.top"].clone()
+        obs["observation.images.top"][1, 0, 5, 5] = float("nan")
+    elif case == "inf_state":
+        obs["observation.state"] = obs["observation.state"].clone()
+        obs["observation.state"][0, 3] = float("inf")
+    elif case == "state_dim":
+        obs = _bad(obs, "observation.state", torch.zeros(2, 7))
+    elif case == "no_state":
+        del obs["observation.state"]
+    elif case == "not_a_tensor":
+        obs = _bad(obs, "observation.images.top", obs["observation.images.top"].numpy())
+    with pytest.raises(ObservationError, match=message):
+        policy.predict_action_chunk(obs)
+    with pytest.raises(ObservationError, match=message):
+        policy.select_action(obs)
+
+
+def test_select_action_checks_observations_that_only_pop_the_queue():
+    policy = make_policy(camera_roles=ALOHA_ROLES, n_action_steps=4).eval()
+    obs = observation(make_batch(batch_size=1, with_action=False))
+    policy.select_action(obs)  # fills the queue
+    bad = dict(obs, **{"observation.state": torch.full((1, 14), float("nan"))})
+    with pytest.raises(ObservationError, match="NaN"):
+        policy.select_action(bad)
+
+
+def test_training_ignores_dataset_cameras_the_policy_does_not_use():
+    policy = make_policy(camera_roles=ALOHA_ROLES)
+    batch = make_batch()
+    batch["observation.images.angle"] = torch.zeros(2, 3, 32, 32)
+    loss, _ = policy.forward(batch)
+    assert torch.isfinite(loss)
+
+
+def test_attention_weights_are_captured_per_edge_on_request():
+    policy = make_policy(camera_roles=ALOHA_ROLES, token_mode="spatial").eval()
+    policy.model.camera_fusion.capture_attention = True
+    policy.predict_action_chunk(observation(make_batch(with_action=False)))
+    attn = policy.model.camera_fusion.last_attention
+    assert set(attn) == set(policy.model.camera_fusion.cross_attention)
+    w = attn["wrist_detail__from__global_overview"]
+    assert w.shape == (2, 36, 4)
+    torch.testing.assert_close(w.sum(dim=-1), torch.ones(2, 36))
