@@ -1,0 +1,117 @@
+"""Small synthetic multi-camera LeRobotDatasets written with LeRobot's real recording API.
+
+The tests train the real `lerobot-train` CLI on these, so they must be genuine v3 datasets
+(`LeRobotDataset.create` / `add_frame` / `save_episode` / `finalize`), not hand-made parquet files.
+The data is built to be learnable: the state moves smoothly along a sinusoid, every camera shows a
+coloured square whose position is a function of that state (a different colour and mapping per
+camera), and the action is a smooth function of the state, so a policy can reduce its loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+# One distinct RGB colour per camera, cycled if there are more cameras than colours.
+CAMERA_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 40, 40),
+    (40, 200, 60),
+    (50, 80, 230),
+    (230, 200, 40),
+    (200, 50, 200),
+)
+TASK = "move the coloured squares"
+
+
+def _features(
+    cameras: dict[str, tuple[int, int]], state_dim: int, action_dim: int, use_videos: bool
+) -> dict[str, dict]:
+    """LeRobot feature spec: one RGB camera per entry plus float32 state and action vectors."""
+    features: dict[str, dict] = {
+        "observation.state": {
+            "dtype": "float32",
+            "shape": (state_dim,),
+            "names": [f"state_{i}" for i in range(state_dim)],
+        },
+        "action": {
+            "dtype": "float32",
+            "shape": (action_dim,),
+            "names": [f"action_{i}" for i in range(action_dim)],
+        },
+    }
+    for name, (height, width) in cameras.items():
+        features[f"observation.images.{name}"] = {
+            "dtype": "video" if use_videos else "image",
+            "shape": (height, width, 3),
+            "names": ["height", "width", "channels"],
+        }
+    return features
+
+
+def render_square(
+    state: np.ndarray, height: int, width: int, colour: tuple[int, int, int], camera_index: int
+) -> np.ndarray:
+    """An HxWx3 uint8 image with a coloured square placed by two state dimensions (camera-specific).
+
+    Each camera reads a different pair of state dimensions, so the cameras carry different (but
+    state-dependent) information, which is what a multi-camera policy should learn to combine.
+    """
+    image = np.full((height, width, 3), 20, dtype=np.uint8)
+    dim_x = (2 * camera_index) % state.shape[0]
+    dim_y = (2 * camera_index + 1) % state.shape[0]
+    side = max(4, min(height, width) // 5)
+    # The state lives in [-1, 1]; map it to the square's top-left corner.
+    x = round(float(np.clip(state[dim_x], -1, 1) + 1) / 2 * (width - side))
+    y = round(float(np.clip(state[dim_y], -1, 1) + 1) / 2 * (height - side))
+    image[y : y + side, x : x + side] = colour
+    return image
+
+
+def write_tiny_dataset(
+    root: str | Path,
+    cameras: dict[str, tuple[int, int]],
+    n_episodes: int,
+    frames_per_episode: int,
+    fps: int,
+    state_dim: int = 14,
+    action_dim: int = 14,
+    seed: int = 0,
+    use_videos: bool = False,
+    repo_id: str = "local/tiny_multicam",
+) -> Path:
+    """Write a tiny v3 LeRobotDataset at `root` (which must not exist yet) and return its path.
+
+    Args:
+        cameras: camera short name -> (height, width); keys become `observation.images.<name>`.
+        use_videos: store cameras as MP4 (PyAV encoding) instead of embedded PNG images.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    dataset = LeRobotDataset.create(
+        repo_id=repo_id,
+        fps=fps,
+        features=_features(cameras, state_dim, action_dim, use_videos),
+        root=root,
+        robot_type="synthetic",
+        use_videos=use_videos,
+    )
+    # A fixed linear map makes the action a smooth, learnable function of the state.
+    mixing = rng.normal(scale=0.5, size=(action_dim, state_dim)).astype(np.float32)
+    for _ in range(n_episodes):
+        phase = rng.uniform(0, 2 * np.pi, size=state_dim)
+        speed = rng.uniform(0.5, 1.5, size=state_dim)
+        for t in range(frames_per_episode):
+            time = t / fps
+            state = np.sin(phase + speed * time).astype(np.float32)
+            next_state = np.sin(phase + speed * (time + 1 / fps)).astype(np.float32)
+            action = np.tanh(mixing @ next_state).astype(np.float32)
+            frame: dict = {"observation.state": state, "action": action, "task": TASK}
+            for index, (name, (height, width)) in enumerate(cameras.items()):
+                colour = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
+                frame[f"observation.images.{name}"] = render_square(state, height, width, colour, index)
+            dataset.add_frame(frame)
+        dataset.save_episode()
+    dataset.finalize()
+    return root
