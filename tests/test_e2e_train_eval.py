@@ -283,3 +283,37 @@ def test_eval_on_gym_aloha(aloha_checkpoint: Path, tmp_path: Path) -> None:
     videos = [Path(p) for p in overall["video_paths"]]
     assert len(videos) == 1 and videos[0].is_file() and videos[0].stat().st_size > 0, overall
     assert "End of eval" in log, tail
+
+
+def test_train_config_file_from_configs_dir(multicam_dataset: Path, tmp_path: Path) -> None:
+    """`--config_path=configs/train_hetero_act_aloha_sim.yaml` drives lerobot-train; CLI flags override it.
+
+    The file maps right_wrist to wrist_context, unlike the name-based default (wrist_detail), so the
+    saved roles show the file was read.
+    """
+    config = Path(__file__).resolve().parents[1] / "configs/train_hetero_act_aloha_sim.yaml"
+    out = tmp_path / "from_config_file"
+    overrides = [a for a in TINY_POLICY_ARGS if a != "--policy.type=hetero_act"]
+    run_cli(
+        "lerobot-train",
+        [
+            f"--config_path={config}",
+            "--dataset.repo_id=local/tiny_multicam",
+            f"--dataset.root={multicam_dataset}",
+            f"--output_dir={out}",
+            "--steps=1",
+            "--save_freq=1",
+            *overrides,
+            *TRAIN_RUN_ARGS,
+        ],
+        cwd=tmp_path,
+        log_path=tmp_path / "train_from_config.log",
+    )
+    saved = json.loads((out / "checkpoints/000001/pretrained_model/config.json").read_text())
+    assert saved["type"] == "hetero_act"
+    assert saved["camera_roles"] == {
+        "observation.images.top": "global_overview",
+        "observation.images.left_wrist": "wrist_detail",
+        "observation.images.right_wrist": "wrist_context",
+    }
+    assert saved["chunk_size"] == CHUNK  # the CLI override won over the file's 100
