@@ -29,8 +29,10 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from .act_init import load_matching_act_weights
 from .camera_roles import camera_short_name
+from .checkpoint_checks import checked_from_pretrained
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
+from .hub import hetero_act_model_card
 from .input_checks import check_observation
 
 # True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
@@ -214,13 +216,20 @@ class HeteroACTPolicy(ACTPolicy):
             self.init_report = load_matching_act_weights(self, config.init_from_act)
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        """PreTrainedPolicy.from_pretrained; its weights win, so `init_from_act` is not re-applied."""
+    def from_pretrained(cls, pretrained_name_or_path, **kwargs):
+        """PreTrainedPolicy.from_pretrained after checking the files, so a damaged or incompatible
+        checkpoint fails naming the file; its weights win, so `init_from_act` is not re-applied."""
         token = _LOADING_CHECKPOINT.set(True)
         try:
-            return super().from_pretrained(*args, **kwargs)
+            return checked_from_pretrained(super().from_pretrained, pretrained_name_or_path, **kwargs)
         finally:
             _LOADING_CHECKPOINT.reset(token)
+
+    def generate_model_card(self, dataset_repo_id, model_type, license, tags, cfg=None, dataset_meta=None):
+        """LeRobot's card plus camera roles, edges, token mode, install and eval command; no Hub call offline."""
+        return hetero_act_model_card(
+            self.config, dataset_repo_id, license=license, tags=tags, cfg=cfg, dataset_meta=dataset_meta
+        )
 
     def reset(self):
         """ACT's reset, plus a log line with the mean view-gate weights of the episode that ended."""

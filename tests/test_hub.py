@@ -1,0 +1,454 @@
+"""Publishing to and loading from the Hugging Face Hub, tested up to the network boundary.
+
+The only fakes are `HfApi.create_repo` / `HfApi.upload_folder` (the two calls that would reach the
+network): they record the call and copy the files that would be uploaded. Everything before them is
+LeRobot's real push path (`lerobot-train --policy.push_to_hub=true`, run as a subprocess), and
+everything after is the real Hugging Face cache: the recorded files are laid out exactly as
+`snapshot_download` leaves them, and `from_pretrained("<user>/<repo>")` / `lerobot-eval
+--policy.path=<user>/<repo>` load them with HF_HUB_OFFLINE=1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import torch
+from dataset_factory import write_tiny_dataset
+from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
+from huggingface_hub.errors import OfflineModeIsEnabled
+from huggingface_hub.utils import filter_repo_objects
+from lerobot.policies.factory import make_pre_post_processors
+from lerobot.policies.pretrained import PreTrainedPolicy
+from policy_factory import make_policy
+
+from lerobot_hetero_act.checkpoint_checks import CheckpointError
+from lerobot_hetero_act.hub import hetero_act_model_card
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_processors
+
+BIN_DIR = Path(sys.executable).parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ID = "testuser/hetero_act_tiny"
+DATASET_REPO_ID = "local/tiny_aloha_top"
+COMMIT_SHA = "0123456789abcdef0123456789abcdef01234567"
+CHUNK = 10
+POLICY_ARGS = [
+    "--policy.type=hetero_act",
+    "--policy.dim_model=32",
+    "--policy.dim_feedforward=64",
+    "--policy.n_heads=4",
+    "--policy.n_encoder_layers=1",
+    "--policy.n_vae_encoder_layers=1",
+    f"--policy.chunk_size={CHUNK}",
+    f"--policy.n_action_steps={CHUNK}",
+    "--policy.pretrained_backbone_weights=null",
+    "--policy.device=cpu",
+]
+
+# Runs lerobot-train's real main() with HfApi's two network calls replaced by recorders.
+RECORDING_LAUNCHER = """
+import json, os, shutil, sys
+from pathlib import Path
+from huggingface_hub import CommitInfo, HfApi, RepoUrl
+from huggingface_hub.utils import filter_repo_objects
+
+RECORD = Path(os.environ["HUB_RECORD_DIR"])
+CALLS = RECORD / "calls.jsonl"
+
+def _log(entry):
+    with CALLS.open("a") as f:
+        f.write(json.dumps(entry) + "\\n")
+
+def create_repo(self, repo_id, *, private=None, exist_ok=False, repo_type=None, **kwargs):
+    _log({"call": "create_repo", "repo_id": repo_id, "private": private, "exist_ok": exist_ok})
+    return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+def upload_folder(self, *, repo_id, folder_path, repo_type=None, commit_message=None,
+                  allow_patterns=None, ignore_patterns=None, **kwargs):
+    folder = Path(folder_path)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    names = list(filter_repo_objects(names, allow_patterns=allow_patterns, ignore_patterns=ignore_patterns))
+    repo = RECORD / "repo"
+    for name in names:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / name, repo / name)
+    _log({"call": "upload_folder", "repo_id": repo_id, "repo_type": repo_type,
+          "commit_message": commit_message, "files": names})
+    return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'0' * 40}",
+                      commit_message=commit_message or "", commit_description="", oid="0" * 40)
+
+HfApi.create_repo = create_repo
+HfApi.upload_folder = upload_folder
+
+from lerobot.scripts.lerobot_train import main
+sys.argv = ["lerobot-train", *sys.argv[1:]]
+main()
+"""
+
+
+def run_logged(cmd: list[str], cwd: Path, log_path: Path, env: dict[str, str], timeout: float = 600) -> str:
+    """Run a command offline; assert success, showing the log's tail (minus torchcodec noise) if not."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": "egl", "WANDB_MODE": "disabled", **env}
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    log_path.write_text(proc.stdout)
+    tail = "\n".join(
+        line for line in proc.stdout.splitlines() if "torchcodec" not in line and "libav" not in line
+    ).splitlines()[-60:]
+    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n" + "\n".join(tail)
+    return proc.stdout
+
+
+def recorded_calls(record_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (record_dir / "calls.jsonl").read_text().splitlines()]
+
+
+def build_hf_cache(cache_root: Path, repo_id: str, files: dict[str, Path], commit: str = COMMIT_SHA) -> Path:
+    """Lay files out as `snapshot_download` leaves them: content-addressed blobs, a snapshot of
+    relative symlinks named by the commit, and refs/main holding the commit. Returns the snapshot dir."""
+    repo_dir = cache_root / f"models--{repo_id.replace('/', '--')}"
+    blobs, snapshot = repo_dir / "blobs", repo_dir / "snapshots" / commit
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for name, source in files.items():
+        data = source.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blobs / digest, link.parent))
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(commit)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """lerobot-train (2 steps, `top` at 480x640 like gym-aloha) with push_to_hub=true, uploads recorded."""
+    work = tmp_path_factory.mktemp("hub_push")
+    dataset = write_tiny_dataset(
+        work / "tiny_aloha_top",
+        {"top": (480, 640)},
+        n_episodes=1,
+        frames_per_episode=8,
+        fps=50,
+        seed=1,
+        repo_id=DATASET_REPO_ID,
+    )
+    record, output_dir = work / "record", work / "run"
+    record.mkdir()
+    launcher = work / "train_with_recorded_hub.py"
+    launcher.write_text(RECORDING_LAUNCHER)
+    log = run_logged(
+        [
+            sys.executable,
+            str(launcher),
+            *POLICY_ARGS,
+            "--policy.push_to_hub=true",
+            f"--policy.repo_id={REPO_ID}",
+            f"--dataset.repo_id={DATASET_REPO_ID}",
+            f"--dataset.root={dataset}",
+            f"--output_dir={output_dir}",
+            "--wandb.enable=false",
+            "--num_workers=0",
+            "--batch_size=2",
+            "--steps=2",
+            "--save_freq=2",
+        ],
+        cwd=work,
+        log_path=work / "train.log",
+        env={"HUB_RECORD_DIR": str(record)},
+    )
+    assert f"Model pushed to https://huggingface.co/{REPO_ID}" in log
+    return {"record": record, "checkpoint": output_dir / "checkpoints" / "000002" / "pretrained_model"}
+
+
+@pytest.fixture(scope="module")
+def hub_cache(pushed_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Hugging Face cache holding exactly the uploaded repo; returns the cache root (HF_HUB_CACHE)."""
+    cache = tmp_path_factory.mktemp("hf_cache")
+    repo = pushed_run["record"] / "repo"
+    files = {p.relative_to(repo).as_posix(): p for p in repo.rglob("*") if p.is_file()}
+    build_hf_cache(cache, REPO_ID, files)
+    return cache
+
+
+@pytest.mark.e2e
+def test_lerobot_train_push_uploads_model_processors_and_card(pushed_run: dict[str, Path]) -> None:
+    """`--policy.push_to_hub=true` creates the repo and uploads weights, configs, both processors and
+    a card that says what this hetero_act checkpoint is and how to evaluate it."""
+    calls = recorded_calls(pushed_run["record"])
+    creates = [c for c in calls if c["call"] == "create_repo"]
+    uploads = [c for c in calls if c["call"] == "upload_folder"]
+    assert creates and all(c["repo_id"] == REPO_ID and c["exist_ok"] for c in creates)
+    assert len(uploads) == 3, uploads  # the model, then the preprocessor, then the postprocessor
+    assert all(u["repo_id"] == REPO_ID and u["repo_type"] == "model" for u in uploads)
+    model_upload, pre_upload, post_upload = uploads
+    assert {"model.safetensors", "config.json", "train_config.json", "README.md"} <= set(
+        model_upload["files"]
+    )
+    assert "policy_preprocessor.json" in pre_upload["files"]
+    assert any(
+        f.startswith("policy_preprocessor_") and f.endswith(".safetensors") for f in pre_upload["files"]
+    )
+    assert "policy_postprocessor.json" in post_upload["files"]
+    assert any(
+        f.startswith("policy_postprocessor_") and f.endswith(".safetensors") for f in post_upload["files"]
+    )
+
+    repo = pushed_run["record"] / "repo"
+    config = json.loads((repo / "config.json").read_text())
+    assert config["type"] == "hetero_act"
+    assert config["camera_roles"] == {"observation.images.top": "global_overview"}
+    assert config["repo_id"] == REPO_ID
+
+    card = ModelCard.load(repo / "README.md")
+    assert card.data.library_name == "lerobot"
+    assert "hetero_act" in card.data.tags
+    assert card.data.datasets == [DATASET_REPO_ID] or card.data.datasets == DATASET_REPO_ID
+    text = card.text
+    assert "This is a **hetero_act** policy" in text
+    assert "| `top` | `observation.images.top` | `global_overview` | 2x2 |" in text
+    assert "**Token mode:** `pooled`" in text
+    assert "**Cross-attention edges (query <- key):** none (a single role)" in text
+    assert f"**Training dataset:** `{DATASET_REPO_ID}`" in text
+    assert f"lerobot-eval \\\n  --policy.path={REPO_ID} \\" in text
+    assert "pip install lerobot_policy_hetero_act" in text
+    assert "| Training steps | 2 |" in text  # LeRobot's own training table is kept
+
+
+@pytest.mark.e2e
+def test_from_pretrained_by_hub_id_from_offline_cache(
+    pushed_run: dict[str, Path], hub_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`HeteroACTPolicy.from_pretrained("<user>/<repo>")` and the processors load from the HF cache
+    offline and predict exactly what the local checkpoint predicts."""
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    frame = {
+        "observation.state": torch.linspace(-1, 1, 14),
+        "observation.images.top": torch.rand(3, 480, 640, generator=torch.Generator().manual_seed(0)),
+        "task": "move the coloured squares",
+    }
+    chunks = []
+    for source in (REPO_ID, str(pushed_run["checkpoint"])):
+        policy = HeteroACTPolicy.from_pretrained(source)
+        assert policy.config.type == "hetero_act"
+        preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path=source)
+        with torch.no_grad():
+            chunks.append(postprocessor(policy.predict_action_chunk(preprocessor(dict(frame)))))
+    assert chunks[0].shape == (1, CHUNK, 14)
+    assert torch.equal(chunks[0], chunks[1])
+
+
+@pytest.mark.e2e
+def test_lerobot_eval_by_hub_id_offline(hub_cache: Path, tmp_path: Path) -> None:
+    """`lerobot-eval --policy.path=<user>/<repo>` runs a gym-aloha episode from the offline cache."""
+    output_dir = tmp_path / "eval"
+    log = run_logged(
+        [
+            str(BIN_DIR / "lerobot-eval"),
+            f"--policy.path={REPO_ID}",
+            "--env.type=aloha",
+            "--env.task=AlohaTransferCube-v0",
+            "--env.episode_length=5",
+            "--eval.n_episodes=1",
+            "--eval.batch_size=1",
+            "--policy.device=cpu",
+            f"--output_dir={output_dir}",
+        ],
+        cwd=tmp_path,
+        log_path=tmp_path / "eval.log",
+        env={"HF_HUB_CACHE": str(hub_cache)},
+    )
+    overall = json.loads((output_dir / "eval_info.json").read_text())["overall"]
+    assert overall["n_episodes"] == 1, overall
+    assert math.isfinite(overall["avg_sum_reward"]), overall
+    assert "End of eval" in log
+
+
+def test_card_generation_needs_no_hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LeRobot's own card asks the Hub to validate (fails offline); hetero_act's does not."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    policy = make_policy({"top": (32, 32), "left_wrist": (24, 32)})
+    with pytest.raises(OfflineModeIsEnabled):
+        PreTrainedPolicy.generate_model_card(policy, "user/ds", "hetero_act", None, None)
+    card = policy.generate_model_card("user/ds", "hetero_act", None, ["mine"])
+    assert "mine" in card.data.tags and "hetero_act" in card.data.tags
+    assert "`wrist_detail<-global_overview`, `global_overview<-wrist_detail`" in card.text
+
+
+def test_card_lists_roles_edges_token_mode_and_env() -> None:
+    """Three cameras, three roles, spatial tokens: every built edge and the training env's eval command."""
+    cameras = {"top": (32, 32), "left_wrist": (24, 32), "right_wrist": (24, 32)}
+    policy = make_policy(
+        cameras,
+        camera_roles={"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"},
+        token_mode="spatial",
+    )
+    train_config = {"steps": 100, "batch_size": 8, "env": {"type": "aloha", "task": "AlohaInsertion-v0"}}
+    card = hetero_act_model_card(policy.config, "user/ds", repo_id="user/policy", train_config=train_config)
+    text = card.text
+    assert "| `right_wrist` | `observation.images.right_wrist` | `wrist_context` | 4x4 |" in text
+    assert "| `left_wrist` | `observation.images.left_wrist` | `wrist_detail` | 6x6 |" in text
+    assert "**Token mode:** `spatial`" in text
+    edges = ", ".join(f"`{e}`" for e in policy.config.attention_edges)
+    assert f"**Cross-attention edges (query <- key):** {edges}" in text
+    assert "Configured but not built" not in text
+    assert "--policy.path=user/policy \\\n  --env.type=aloha --env.task=AlohaInsertion-v0 \\" in text
+    assert "| Training steps | 100 |" in text
+
+
+def load_push_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "push_to_hub_script", REPO_ROOT / "scripts" / "push_to_hub.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def saved_pretrained(tmp_path: Path) -> Path:
+    """A two-camera pretrained_model folder as lerobot-train writes it (policy + both processors)."""
+    cameras = {"top": (32, 32), "left_wrist": (24, 32)}
+    policy = make_policy(cameras)
+    stats = {
+        f"observation.images.{name}": {"mean": torch.zeros(3, 1, 1), "std": torch.ones(3, 1, 1)}
+        for name in cameras
+    }
+    stats["observation.state"] = {"mean": torch.zeros(14), "std": torch.ones(14)}
+    stats["action"] = {"mean": torch.zeros(14), "std": torch.ones(14)}
+    folder = tmp_path / "pretrained_model"
+    policy.save_pretrained(folder)
+    preprocessor, postprocessor = make_hetero_act_pre_post_processors(policy.config, dataset_stats=stats)
+    preprocessor.save_pretrained(folder)
+    postprocessor.save_pretrained(folder)
+    (folder / "train_config.json").write_text(
+        json.dumps({"dataset": {"repo_id": "user/two_cam"}, "steps": 7})
+    )
+    return folder
+
+
+def test_push_script_uploads_folder_with_card(
+    saved_pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/push_to_hub.py creates the (private) repo and uploads the folder plus a generated card."""
+    calls: list[dict[str, Any]] = []
+
+    def create_repo(self: HfApi, repo_id: str, **kwargs: Any) -> RepoUrl:
+        calls.append({"call": "create_repo", "repo_id": repo_id, **kwargs})
+        return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+    def upload_folder(self: HfApi, *, repo_id: str, folder_path: str | Path, **kwargs: Any) -> CommitInfo:
+        folder = Path(folder_path)
+        names = sorted(p.name for p in folder.iterdir())
+        names = list(
+            filter_repo_objects(
+                names,
+                allow_patterns=kwargs.get("allow_patterns"),
+                ignore_patterns=kwargs.get("ignore_patterns"),
+            )
+        )
+        calls.append({"call": "upload_folder", "repo_id": repo_id, "files": names, **kwargs})
+        calls[-1]["card"] = (folder / "README.md").read_text()
+        return CommitInfo(
+            commit_url=f"https://huggingface.co/{repo_id}/commit/{'0' * 40}",
+            commit_message="",
+            commit_description="",
+            oid="0" * 40,
+        )
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    assert (
+        load_push_script().main([str(saved_pretrained), "--repo-id", "user/two_cam_policy", "--private"]) == 0
+    )
+
+    create, upload = calls
+    assert create == {
+        "call": "create_repo",
+        "repo_id": "user/two_cam_policy",
+        "private": True,
+        "exist_ok": True,
+    }
+    assert upload["repo_id"] == "user/two_cam_policy" and upload["repo_type"] == "model"
+    assert set(upload["files"]) >= {
+        "model.safetensors",
+        "config.json",
+        "train_config.json",
+        "policy_preprocessor.json",
+        "policy_postprocessor.json",
+        "README.md",
+    }
+    assert any(f.startswith("policy_preprocessor_") and f.endswith(".safetensors") for f in upload["files"])
+    card = upload["card"]
+    assert "`wrist_detail<-global_overview`, `global_overview<-wrist_detail`" in card
+    assert "**Training dataset:** `user/two_cam`" in card
+    assert "--policy.path=user/two_cam_policy" in card
+    assert not (saved_pretrained / "README.md").exists(), "the checkpoint folder itself is left untouched"
+
+
+def test_push_script_rejects_bad_folders(
+    saved_pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing folder, a run dir instead of pretrained_model, a truncated model, a bad repo id: exit 2."""
+    script = load_push_script()
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    for p in saved_pretrained.iterdir():
+        (truncated / p.name).write_bytes(p.read_bytes())
+    model = truncated / "model.safetensors"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    cases = [
+        ([str(tmp_path / "nope"), "--repo-id", "u/n"], "does not exist"),
+        ([str(run_dir), "--repo-id", "u/n"], "pass its checkpoints/last/pretrained_model folder"),
+        ([str(truncated), "--repo-id", "u/n"], f"{model}: truncated safetensors file"),
+        ([str(saved_pretrained), "--repo-id", "no_slash"], "must look like <user>/<name>"),
+    ]
+    for argv, message in cases:
+        assert script.main([*argv, "--dry-run"]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_push_script_dry_run_lists_files(saved_pretrained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--dry-run checks the folder and lists what would be uploaded without creating anything."""
+    assert load_push_script().main([str(saved_pretrained), "--repo-id", "user/name", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would upload to https://huggingface.co/user/name:" in out
+    for name in ("model.safetensors", "config.json", "policy_preprocessor.json", "README.md"):
+        assert f"  {name}\n" in out
+
+
+def test_push_refuses_non_hetero_act_checkpoint(saved_pretrained: Path) -> None:
+    """An ACT (or any other type) folder is refused before anything is uploaded, naming config.json."""
+    config_path = saved_pretrained / "config.json"
+    config = json.loads(config_path.read_text())
+    config["type"] = "act"
+    config_path.write_text(json.dumps(config))
+    from lerobot_hetero_act.hub import push_pretrained_dir
+
+    with pytest.raises(CheckpointError, match=r"config\.json: policy type 'act', not 'hetero_act'"):
+        push_pretrained_dir(saved_pretrained, "user/name", dry_run=True)

@@ -1,0 +1,132 @@
+"""Multi-process (DDP) training with `accelerate launch`, on CPU with the gloo backend.
+
+Why it matters: under DistributedDataParallel every parameter must receive a gradient in every step,
+or DDP has to search the graph for unused ones (LeRobot sets find_unused_parameters=True, which
+costs a graph traversal per step, and hides the symptom). hetero_act builds no edge whose roles lack
+cameras, so with two cameras (two roles, 4 of the 6 default edges dropped) nothing is unused:
+torch's reducer then warns that it "did not find any unused parameters", on every rank.
+
+`accelerate launch --cpu` would run a single process (its simple launcher); `--multi_gpu` starts
+torchrun, and LeRobot's Accelerator(cpu=True) (from --policy.device=cpu) then uses gloo on CPU.
+On GPUs the same command with --policy.device=cuda trains on N GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from dataset_factory import write_tiny_dataset
+from lerobot.policies.factory import make_pre_post_processors
+from policy_factory import make_batch, make_policy
+
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+
+BIN_DIR = Path(sys.executable).parent
+CAMERAS = {"top": (32, 40), "wrist": (24, 32)}
+CHUNK = 4
+NO_UNUSED = "find_unused_parameters=True was specified in DDP constructor, but did not find any unused"
+
+
+def accelerate_train_command(dataset: Path, output_dir: Path, steps: int) -> list[str]:
+    """2-process accelerate launch of LeRobot's own training module with a tiny hetero_act."""
+    return [
+        str(BIN_DIR / "accelerate"),
+        "launch",
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        "-m",
+        "lerobot.scripts.lerobot_train",
+        "--policy.type=hetero_act",
+        "--policy.dim_model=16",
+        "--policy.dim_feedforward=32",
+        "--policy.n_heads=2",
+        "--policy.n_encoder_layers=1",
+        "--policy.n_vae_encoder_layers=1",
+        f"--policy.chunk_size={CHUNK}",
+        f"--policy.n_action_steps={CHUNK}",
+        "--policy.pretrained_backbone_weights=null",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--dataset.repo_id=local/tiny_multicam",
+        f"--dataset.root={dataset}",
+        f"--output_dir={output_dir}",
+        "--wandb.enable=false",
+        "--num_workers=0",
+        "--batch_size=2",
+        "--log_freq=1",
+        f"--steps={steps}",
+        f"--save_freq={steps}",
+    ]
+
+
+@pytest.mark.e2e
+def test_two_process_ddp_training_writes_loadable_checkpoint(tmp_path: Path) -> None:
+    """Two ranks train 3 steps (effective batch 2x2), all parameters are used, and rank 0's
+    checkpoint loads with from_pretrained and predicts finite action chunks."""
+    dataset = write_tiny_dataset(tmp_path / "ds", CAMERAS, n_episodes=2, frames_per_episode=16, fps=10)
+    output_dir = tmp_path / "run"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "OMP_NUM_THREADS": "1",  # two ranks on two cores
+        "MASTER_PORT": str(29500 + os.getpid() % 1000),
+    }
+    proc = subprocess.run(
+        accelerate_train_command(dataset, output_dir, steps=3),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    log = proc.stdout
+    (tmp_path / "train.log").write_text(log)
+    tail = "\n".join(line for line in log.splitlines() if "torchcodec" not in line)[-4000:]
+    assert proc.returncode == 0, tail
+
+    assert "Effective batch size: 2 x 2 = 4" in log, tail
+    ranks_without_unused = set(re.findall(r"\[rank(\d)\]:.*" + re.escape(NO_UNUSED), log))
+    assert ranks_without_unused == {"0", "1"}, tail
+    assert sorted(int(s) for s in re.findall(r"step:(\d+) ", log)) == [1, 2, 3], tail
+
+    checkpoint = output_dir / "checkpoints" / "000003"
+    step_info = json.loads((checkpoint / "training_state" / "training_step.json").read_text())
+    assert step_info == {"step": 3, "num_processes": 2, "batch_size": 2}
+    pretrained = checkpoint / "pretrained_model"
+    policy = HeteroACTPolicy.from_pretrained(pretrained)
+    assert policy.config.camera_roles == {
+        "observation.images.top": "global_overview",
+        "observation.images.wrist": "wrist_detail",
+    }
+    preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path=str(pretrained))
+    batch = {k: v[0] for k, v in make_batch(CAMERAS, batch_size=1, with_action=False).items()}
+    with torch.no_grad():
+        chunk = postprocessor(policy.predict_action_chunk(preprocessor(batch)))
+    assert chunk.shape == (1, CHUNK, 14)
+    assert torch.isfinite(chunk).all()
+
+
+def test_every_parameter_gets_a_gradient_when_roles_lack_cameras() -> None:
+    """The in-process version of DDP's check: one training forward/backward with two of three roles
+    present leaves no trainable parameter without a gradient (no DDP 'unused parameter' error)."""
+    cameras = {"top": (32, 40), "wrist": (24, 32)}
+    policy = make_policy(cameras)
+    policy.train()
+    loss, _ = policy.forward(make_batch(cameras))
+    loss.backward()
+    unused = [n for n, p in policy.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, unused
+    built = [k for k in policy.model.camera_fusion.cross_attention]
+    assert len(built) == 2, built  # wrist_detail<->global_overview only; wrist_context has no camera
