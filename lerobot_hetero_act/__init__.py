@@ -1,11 +1,13 @@
 """hetero_act: ACT with heterogeneous camera cross-attention, as a LeRobot policy plugin.
 
-Importing this package registers `policy.type=hetero_act` with LeRobot's config registry. LeRobot
+Importing this package registers `policy.type=hetero_act` with LeRobot's config registry (and
+`env.type=aloha_multicam`, the multi-camera ALOHA sim; that import loads no MuJoCo). LeRobot
 then finds `HeteroACTPolicy` in `modeling_hetero_act` and `make_hetero_act_pre_post_processors` in
 `processor_hetero_act` by its naming convention.
 """
 
 from .configuration_hetero_act import HeteroACTConfig
+from .sim import env_config  # noqa: F401  (registers env.type=aloha_multicam)
 
 __all__ = ["HeteroACTConfig"]
 __version__ = "0.1.0"
