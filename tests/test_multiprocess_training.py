@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +36,36 @@ CHUNK = 4
 NO_UNUSED = "find_unused_parameters=True was specified in DDP constructor, but did not find any unused"
 
 
+def free_port() -> int:
+    """A port nobody listens on now, for the rendezvous (a fixed 29500 collides with stray runs)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_in_own_group(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int | None, str]:
+    """Run `cmd` in its own process group; on timeout kill the whole group (ranks included) and
+    return (None, output so far), so a hung rank neither lingers nor hides its log."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return None, out
+
+
 def accelerate_train_command(dataset: Path, output_dir: Path, steps: int) -> list[str]:
     """2-process accelerate launch of LeRobot's own training module with a tiny hetero_act."""
     return [
@@ -42,6 +74,7 @@ def accelerate_train_command(dataset: Path, output_dir: Path, steps: int) -> lis
         "--multi_gpu",
         "--num_processes=2",
         "--num_machines=1",
+        f"--main_process_port={free_port()}",
         "--mixed_precision=no",
         "--dynamo_backend=no",
         "-m",
@@ -80,21 +113,14 @@ def test_two_process_ddp_training_writes_loadable_checkpoint(tmp_path: Path) -> 
         "HF_HUB_OFFLINE": "1",
         "WANDB_MODE": "disabled",
         "OMP_NUM_THREADS": "1",  # two ranks on two cores
-        "MASTER_PORT": str(29500 + os.getpid() % 1000),
     }
-    proc = subprocess.run(
-        accelerate_train_command(dataset, output_dir, steps=3),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
+    returncode, log = run_in_own_group(
+        accelerate_train_command(dataset, output_dir, steps=3), tmp_path, env, 300
     )
-    log = proc.stdout
     (tmp_path / "train.log").write_text(log)
     tail = "\n".join(line for line in log.splitlines() if "torchcodec" not in line)[-4000:]
-    assert proc.returncode == 0, tail
+    assert returncode is not None, f"2-process training hung for 300 s; log tail:\n{tail}"
+    assert returncode == 0, tail
 
     assert "Effective batch size: 2 x 2 = 4" in log, tail
     ranks_without_unused = set(re.findall(r"\[rank(\d)\]:.*" + re.escape(NO_UNUSED), log))
