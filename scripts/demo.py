@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+EVAL_SEED_OFFSET = 100_000  # eval episodes use seeds far from the recorded demos' seeds
 TASKS = {"transfer_cube": "AlohaTransferCube-v0", "insertion": "AlohaInsertion-v0"}
 LOSS_LINE = re.compile(r"step:(\S+) .*?loss:([0-9.eE+-]+)")
 SHOW = ("step:", "Episode", "it/s", "s/it", "%|", "Error", "success", "saved", "pc_success")
@@ -175,7 +176,11 @@ def eval_stage(cfg: DemoConfig, policy_dir: Path, out: Path, env: dict[str, str]
         f"--eval.n_episodes={cfg.eval_episodes}",
         "--eval.batch_size=1",
     ]
-    cmd += [f"--policy.device={cfg.device}", f"--output_dir={eval_dir}", f"--seed={cfg.seed + 100_000}"]
+    cmd += [
+        f"--policy.device={cfg.device}",
+        f"--output_dir={eval_dir}",
+        f"--seed={cfg.seed + EVAL_SEED_OFFSET}",
+    ]
     run(cmd, out / "logs/eval.log", env)
     return eval_dir
 
@@ -191,6 +196,26 @@ def loss_curve(train_log: Path) -> list[tuple[int, float]]:
     return points
 
 
+def episodes_from_eval_info(info: dict, first_seed: int) -> list[dict]:
+    """Per-episode rows from lerobot-eval's eval_info.json (0.6.1: per_task[*].metrics lists)."""
+    rows: list[dict] = []
+    for task in info.get("per_task", []):
+        m = task.get("metrics", {})
+        for i, (ret, top, ok) in enumerate(
+            zip(m.get("sum_rewards", []), m.get("max_rewards", []), m.get("successes", []), strict=False)
+        ):
+            rows.append(
+                {
+                    "episode_ix": len(rows),
+                    "seed": first_seed + i,
+                    "sum_reward": ret,
+                    "max_reward": top,
+                    "success": ok,
+                }
+            )
+    return rows
+
+
 def write_report(
     cfg: DemoConfig, out: Path, dataset_root: Path, policy_dir: Path, eval_dir: Path, timings: dict
 ) -> Path:
@@ -204,10 +229,8 @@ def write_report(
         shutil.rmtree(report)
     (report / "videos").mkdir(parents=True)
     info = json.loads((eval_dir / "eval_info.json").read_text())
-    overall = info.get("overall", info.get("aggregated", {}))
-    per_episode = info.get("per_episode") or next(
-        (v.get("per_episode") for v in info.values() if isinstance(v, dict) and "per_episode" in v), []
-    )
+    overall = info.get("overall", {})
+    per_episode = episodes_from_eval_info(info, first_seed=cfg.seed + EVAL_SEED_OFFSET)
     for video in sorted(eval_dir.rglob("*.mp4")):
         shutil.copy(video, report / "videos" / video.name)
 

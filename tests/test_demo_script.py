@@ -62,15 +62,12 @@ def test_report_summarises_eval_and_recording(tmp_path: Path):
     eval_dir = tmp_path / "eval"
     (eval_dir / "videos/aloha_multicam_0").mkdir(parents=True)
     (eval_dir / "videos/aloha_multicam_0/eval_episode_0.mp4").write_bytes(b"\x00")
-    per_episode = [{"episode_ix": 0, "sum_reward": 3.0, "max_reward": 1.0, "success": False, "seed": 100000}]
-    (eval_dir / "eval_info.json").write_text(
-        json.dumps(
-            {
-                "per_episode": per_episode,
-                "overall": {"pc_success": 0.0, "avg_sum_reward": 3.0, "n_episodes": 1},
-            }
-        )
-    )
+    metrics = {"sum_rewards": [3.0], "max_rewards": [1.0], "successes": [False], "video_paths": []}
+    per_task = [
+        {"task_group": "aloha_multicam", "task_id": 0, "metrics": metrics}
+    ]  # lerobot-eval 0.6.1's layout
+    overall = {"pc_success": 0.0, "avg_sum_reward": 3.0, "n_episodes": 1}
+    (eval_dir / "eval_info.json").write_text(json.dumps({"per_task": per_task, "overall": overall}))
     report = demo.write_report(
         cfg, tmp_path, dataset, tmp_path / "ckpt", eval_dir, {"record": 1, "train": 2, "eval": 3}
     )
