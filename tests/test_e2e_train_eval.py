@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from cli import log_tail, run_logged
 from dataset_factory import write_tiny_dataset
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
@@ -66,22 +65,7 @@ CHECKPOINT_FILES = (
 
 def run_cli(name: str, args: list[str], cwd: Path, log_path: Path, timeout: float = 600) -> str:
     """Run a LeRobot CLI from the venv offline; assert success, showing the log's tail if not."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": "egl", "WANDB_MODE": "disabled"}
-    cmd = [str(BIN_DIR / name), *args]
-    proc = subprocess.run(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
-    )
-    log_path.write_text(proc.stdout)
-    assert proc.returncode == 0, (
-        f"{' '.join(cmd)} exited {proc.returncode}; log tail:\n{log_tail(proc.stdout)}"
-    )
-    return proc.stdout
-
-
-def log_tail(log: str, n_lines: int = 60) -> str:
-    """Last lines of a CLI log, minus torchcodec's long (harmless) loading traceback."""
-    lines = [line for line in log.splitlines() if "torchcodec" not in line and "libav" not in line]
-    return "\n".join(lines[-n_lines:])
+    return run_logged([str(BIN_DIR / name), *args], cwd, log_path, timeout=timeout)
 
 
 def train_losses(log: str) -> dict[int, float]:

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 import torch
+from cli import run_logged
 from dataset_factory import write_tiny_dataset
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
 from huggingface_hub.errors import OfflineModeIsEnabled
@@ -94,26 +94,6 @@ from lerobot.scripts.lerobot_train import main
 sys.argv = ["lerobot-train", *sys.argv[1:]]
 main()
 """
-
-
-def run_logged(cmd: list[str], cwd: Path, log_path: Path, env: dict[str, str], timeout: float = 600) -> str:
-    """Run a command offline; assert success, showing the log's tail (minus torchcodec noise) if not."""
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": "egl", "WANDB_MODE": "disabled", **env}
-    proc = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
-    log_path.write_text(proc.stdout)
-    tail = "\n".join(
-        line for line in proc.stdout.splitlines() if "torchcodec" not in line and "libav" not in line
-    ).splitlines()[-60:]
-    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}:\n" + "\n".join(tail)
-    return proc.stdout
 
 
 def recorded_calls(record_dir: Path) -> list[dict[str, Any]]:

@@ -9,15 +9,14 @@ checkpoint never touches the ACT checkpoint again (it may be gone); bad paths fa
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from cli import run_logged
 from dataset_factory import write_tiny_dataset
 from policy_factory import ALOHA_CAMERAS, CHUNK, TINY, make_config
 from safetensors.torch import load_file
@@ -59,21 +58,9 @@ def cli_policy_args(policy_type: str) -> list[str]:
 
 def lerobot_train(args: list[str], cwd: Path) -> str:
     """Run lerobot-train offline for 2 steps; assert success and return the log."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
-    cmd = [
-        str(BIN_DIR / "lerobot-train"),
-        *args,
-        "--steps=2",
-        "--save_freq=2",
-        "--batch_size=2",
-        "--num_workers=0",
-        "--log_freq=1",
-        "--wandb.enable=false",
-    ]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    tail = "\n".join(line for line in proc.stdout.splitlines()[-40:] if "torchcodec" not in line)
-    assert proc.returncode == 0, f"lerobot-train exited {proc.returncode}:\n{tail}"
-    return proc.stdout
+    cmd = [str(BIN_DIR / "lerobot-train"), *args, "--steps=2", "--save_freq=2", "--batch_size=2"]
+    cmd += ["--num_workers=0", "--log_freq=1", "--wandb.enable=false"]
+    return run_logged(cmd, cwd, cwd / "lerobot_train.log")
 
 
 @pytest.fixture(scope="module")

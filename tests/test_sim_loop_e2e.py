@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli import run_logged
 from test_e2e_train_eval import TINY_POLICY_ARGS, TRAIN_RUN_ARGS, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sim]
@@ -44,16 +45,8 @@ def sim_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     args += ["--repo-id", "local/sim_loop"]
     log = root.parent / "record.log"
-    run_cli_python(REPO / "scripts/record_sim_demos.py", args, log)
+    run_logged([sys.executable, str(REPO / "scripts/record_sim_demos.py"), *args], root.parent, log)
     return root
-
-
-def run_cli_python(script: Path, args: list[str], log: Path) -> None:
-    import subprocess
-
-    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600)
-    log.write_text(proc.stdout + proc.stderr)
-    assert proc.returncode == 0, f"{script.name} failed:\n{(proc.stdout + proc.stderr)[-3000:]}"
 
 
 def test_record_train_eval_in_aloha_multicam(sim_dataset: Path, tmp_path: Path) -> None:
