@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import struct
 import sys
 from collections.abc import Callable
@@ -237,6 +238,218 @@ def checked_from_pretrained[T](
     except Exception:
         verify_pretrained(name_or_path, expected_type, check_config, **hub_kwargs)  # names the file if it can
         raise
+
+
+# --------------------------------------------------------------------------- weights vs. options
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyRule:
+    """Which config fields decide whether tensors whose name matches `pattern` exist (and their shapes).
+
+    The first field is the option the tensors belong to; `missing`/`unexpected` are the messages for
+    when exactly that option differs between the checkpoint and the current config. Otherwise the
+    message names whichever of `fields` differ, with both values.
+    """
+
+    pattern: str
+    fields: tuple[str, ...]
+    missing: str | None = None
+    unexpected: str | None = None
+
+
+_CAMERA_FIELDS = ("input_features", "camera_roles", "role_grids", "token_mode")
+# First match wins, so specific patterns come before the fallbacks for their module.
+STATE_DICT_RULES: tuple[KeyRule, ...] = (
+    KeyRule(
+        r"\.absent_token\.",
+        ("camera_dropout", *_CAMERA_FIELDS),
+        missing="camera_dropout > 0 needs absent-camera tokens, which this checkpoint does not have; "
+        "train with camera_dropout or drop the override",
+        unexpected="this checkpoint has absent-camera tokens (it was trained with camera_dropout > 0), "
+        "which camera_dropout = 0 does not use; keep the checkpoint's camera_dropout or drop the override",
+    ),
+    KeyRule(
+        r"\.view_gate\.",
+        ("view_gating",),
+        missing="view_gating = true needs view-gate weights, which this checkpoint does not have; "
+        "train with view_gating or drop the override",
+        unexpected="this checkpoint has view-gate weights (it was trained with view_gating = true), "
+        "which view_gating = false does not use; keep the checkpoint's view_gating or drop the override",
+    ),
+    KeyRule(r"\.cross_attention\.", ("attention_edges", *_CAMERA_FIELDS, "dim_model", "n_heads")),
+    KeyRule(r"\.(extractors|fusion|camera_embed)\.", (*_CAMERA_FIELDS, "dim_model", "dropout")),
+    KeyRule(r"^model\.camera_fusion\.", (*_CAMERA_FIELDS, "attention_edges", "dim_model")),
+    KeyRule(
+        r"^model\.backbone\.",
+        ("vision_backbone", "replace_final_stride_with_dilation", "input_features"),
+    ),
+    KeyRule(
+        r"^model\.vae_encoder",
+        ("use_vae", "n_vae_encoder_layers", "latent_dim", "chunk_size", "dim_model", "input_features"),
+    ),
+    KeyRule(
+        r"^model\.",
+        (
+            "input_features",
+            "output_features",
+            "dim_model",
+            "n_heads",
+            "dim_feedforward",
+            "n_encoder_layers",
+            "n_decoder_layers",
+            "latent_dim",
+            "chunk_size",
+            "use_vae",
+            "pre_norm",
+        ),
+    ),
+)
+_MAX_KEYS_SHOWN = 4
+
+
+class IncompatibleCheckpointError(CheckpointError):
+    """The checkpoint's tensors do not fit the network the current config builds."""
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def current_config_dict(config: Any) -> dict[str, Any]:
+    """The config as its config.json would hold it (LeRobot's draccus encoding)."""
+    import draccus
+    from lerobot.configs.policies import PreTrainedConfig
+
+    return _as_json(draccus.encode(config, PreTrainedConfig))
+
+
+def _rule_for(key: str) -> KeyRule | None:
+    return next((rule for rule in STATE_DICT_RULES if re.search(rule.pattern, key)), None)
+
+
+def _differing(fields: tuple[str, ...], saved: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
+    if saved is None:
+        return []
+    return [f for f in fields if f in saved and f in now and saved[f] != now[f]]
+
+
+def _show_keys(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_KEYS_SHOWN])
+    return shown + (f" and {len(keys) - _MAX_KEYS_SHOWN} more" if len(keys) > _MAX_KEYS_SHOWN else "")
+
+
+def _field_values(fields: list[str], saved: dict[str, Any], now: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{f}: saved={json.dumps(saved[f], sort_keys=True)}, now={json.dumps(now[f], sort_keys=True)}"
+        for f in fields
+    )
+
+
+def explain_state_dict_mismatch(
+    missing: list[str],
+    unexpected: list[str],
+    reshaped: dict[str, tuple[tuple[int, ...], tuple[int, ...]]],
+    saved_config: dict[str, Any] | None,
+    current_config: dict[str, Any],
+) -> list[str]:
+    """One sentence per group of tensors that do not fit, naming the option behind them.
+
+    `missing`: tensors the current network has and the checkpoint lacks; `unexpected`: the reverse;
+    `reshaped`: key -> (saved shape, current shape). The option comes from STATE_DICT_RULES (by key
+    name) and from comparing the checkpoint's config.json (`saved_config`, None if unavailable)
+    with the current config.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for kind, keys in (("missing", missing), ("unexpected", unexpected), ("reshaped", list(reshaped))):
+        for key in keys:
+            rule = _rule_for(key)
+            groups.setdefault((kind, rule.pattern if rule else ""), []).append(key)
+    rules = {rule.pattern: rule for rule in STATE_DICT_RULES}
+    all_fields = tuple(dict.fromkeys(f for rule in STATE_DICT_RULES for f in rule.fields))
+    sentences = []
+    for (kind, pattern), keys in groups.items():
+        rule = rules.get(pattern)
+        fields = rule.fields if rule else all_fields
+        differing = _differing(fields, saved_config, current_config)
+        specific = getattr(rule, kind, None) if rule and kind != "reshaped" else None
+        if kind == "missing":
+            what = f"tensor(s) {_show_keys(keys)} missing from the checkpoint"
+        elif kind == "unexpected":
+            what = f"unexpected tensor(s) {_show_keys(keys)} in the checkpoint"
+        else:
+            what = "tensor(s) " + ", ".join(
+                f"{k} (saved {list(reshaped[k][0])}, now {list(reshaped[k][1])})"
+                for k in keys[:_MAX_KEYS_SHOWN]
+            )
+            what += f" and {len(keys) - _MAX_KEYS_SHOWN} more" if len(keys) > _MAX_KEYS_SHOWN else ""
+            what += " have another shape"
+        if specific and (saved_config is None or fields[0] in differing):
+            detail = f" ({_field_values([fields[0]], saved_config, current_config)})" if differing else ""
+            sentences.append(f"{specific}{detail}: {what}.")
+            continue
+        if not differing:
+            differing = _differing(all_fields, saved_config, current_config)
+        if differing:
+            names = ", ".join(differing)
+            sentences.append(
+                f"{what}; the checkpoint was saved with different {names} settings "
+                f"({_field_values(differing, saved_config, current_config)}): load it without "
+                "overriding them, or retrain with the new settings."
+            )
+        elif saved_config is None:
+            sentences.append(f"{what}; the checkpoint has no config.json to compare the settings with.")
+        else:
+            sentences.append(
+                f"{what}, although its config.json has the same settings; it was probably written by "
+                "another version of lerobot_policy_hetero_act."
+            )
+    return sentences
+
+
+def _storage_key(tensor: Any) -> tuple[int, int, tuple[int, ...]]:
+    return tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape)
+
+
+def check_state_dict_fits(model: Any, model_file: str | Path, strict: bool = True) -> None:
+    """Compare `model.safetensors`'s tensors with `model`'s before loading.
+
+    With `strict`, any missing, unexpected or reshaped tensor raises IncompatibleCheckpointError
+    naming the file and the option behind the tensors; without, the same explanation is logged
+    as a warning (and reshaped tensors still raise: they cannot be loaded at all).
+    """
+    import logging
+
+    model_file = Path(model_file)
+    header = verify_safetensors(model_file)
+    stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    expected = model.state_dict()
+    # safetensors saves one name per shared tensor; the others count as present.
+    stored_storages = {_storage_key(expected[k]) for k in stored if k in expected}
+    missing = [k for k in expected if k not in stored and _storage_key(expected[k]) not in stored_storages]
+    unexpected = [k for k in stored if k not in expected]
+    reshaped = {
+        k: (shape, tuple(expected[k].shape))
+        for k, shape in stored.items()
+        if k in expected and shape != tuple(expected[k].shape)
+    }
+    if not (missing or unexpected or reshaped):
+        return
+    saved_path = model_file.parent / CONFIG_FILE
+    try:
+        saved_config = read_json_file(saved_path) if saved_path.is_file() else None
+    except CheckpointError:
+        saved_config = None
+    if not isinstance(saved_config, dict):
+        saved_config = None
+    current = current_config_dict(model.config)
+    sentences = explain_state_dict_mismatch(missing, unexpected, reshaped, saved_config, current)
+    message = "the checkpoint does not fit this policy's network: " + " ".join(sentences)
+    if strict or reshaped:
+        raise IncompatibleCheckpointError(model_file, message)
+    logging.warning(
+        "%s: %s (strict=False: these tensors keep their random initialisation)", model_file, message
+    )
 
 
 # --------------------------------------------------------------------------- training checkpoints

@@ -8,9 +8,10 @@
 
 Everything else (VAE encoder, transformer, action head, action queue, temporal ensembling, the
 backbone learning-rate group, save/load) is LeRobot's ACT, inherited.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: LeRobot's tooling reads
+`inspect.signature(HeteroACTPolicy.__init__).parameters["config"].annotation` and uses it as a class.
+"""
 
 import copy
 import logging
@@ -29,7 +30,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from .act_init import load_matching_act_weights
 from .camera_roles import camera_short_name
-from .checkpoint_checks import checked_from_pretrained
+from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
 from .hub import hetero_act_model_card
@@ -216,14 +217,28 @@ class HeteroACTPolicy(ACTPolicy):
             self.init_report = load_matching_act_weights(self, config.init_from_act)
 
     @classmethod
-    def from_pretrained(cls, pretrained_name_or_path, **kwargs):
+    def from_pretrained(cls, pretrained_name_or_path, *, strict: bool = True, **kwargs):
         """PreTrainedPolicy.from_pretrained after checking the files, so a damaged or incompatible
-        checkpoint fails naming the file; its weights win, so `init_from_act` is not re-applied."""
+        checkpoint fails naming the file; its weights win, so `init_from_act` is not re-applied.
+
+        Strict by default (LeRobot's default is not): a tensor the network needs but the checkpoint
+        lacks, or the reverse, raises IncompatibleCheckpointError naming the checkpoint and the option
+        behind the tensor -- e.g. `--policy.camera_dropout=0.2` on a checkpoint trained without it
+        would otherwise run with random absent-camera tokens. `strict=False` loads anyway and warns.
+        """
         token = _LOADING_CHECKPOINT.set(True)
         try:
-            return checked_from_pretrained(super().from_pretrained, pretrained_name_or_path, **kwargs)
+            return checked_from_pretrained(
+                super().from_pretrained, pretrained_name_or_path, strict=strict, **kwargs
+            )
         finally:
             _LOADING_CHECKPOINT.reset(token)
+
+    @classmethod
+    def _load_as_safetensor(cls, model, model_file, map_location, strict):
+        """LeRobot's loader, after check_state_dict_fits explained any tensor that does not fit."""
+        check_state_dict_fits(model, model_file, strict=strict)
+        return super()._load_as_safetensor(model, model_file, map_location, strict)
 
     def generate_model_card(self, dataset_repo_id, model_type, license, tags, cfg=None, dataset_meta=None):
         """LeRobot's card plus camera roles, edges, token mode, install and eval command; no Hub call offline."""
