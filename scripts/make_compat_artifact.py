@@ -16,7 +16,7 @@ tensor is a closed-form function of its key and shape (golden-ratio sequence in 
 Kaiming variance; FrozenBatchNorm buffers are identity). The recipe uses no RNG, no torchvision
 init and no model code, so it gives bit-identical tensors on any machine and torch version; its
 sha256 is stored to prove it. The test rebuilds the backbone, merges, writes a normal checkpoint,
-loads it with `HeteroACTPolicy.from_pretrained(strict=True)` and compares the action chunk for a
+loads it with `HeteroACTPolicy.from_pretrained` (strict by default) and compares the action chunk for a
 stored observation with the stored one.
 """
 
@@ -136,7 +136,7 @@ def predict(checkpoint: Path, inputs: dict[str, torch.Tensor]) -> dict[str, torc
 
     from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
-    policy = HeteroACTPolicy.from_pretrained(checkpoint, strict=True)
+    policy = HeteroACTPolicy.from_pretrained(checkpoint)
     preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint))
     with torch.no_grad():
         chunk = policy.predict_action_chunk(preprocessor(dict(inputs)))

@@ -5,12 +5,18 @@ non-backbone tensors, both processors, a fixed observation and the action chunk 
 for it; the ResNet-18 backbone is rebuilt from an RNG-free recipe because it is 45 MB). A change that
 renames state-dict keys, drops or retypes config fields, or changes what the network computes
 fails here. Do not regenerate the artifact to make this pass unless the break is intended.
+
+The checkpoint is loaded the way users load it: `HeteroACTPolicy.from_pretrained(path)` with its
+defaults (strict, since a tensor that does not fit must fail rather than stay random) and
+`lerobot-eval --policy.path=<path>` in a scripted env with the artifact's cameras (tests/probe_env.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +25,7 @@ import torch
 from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
+from lerobot_hetero_act.checkpoint_checks import IncompatibleCheckpointError
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +54,7 @@ def checkpoint(maker: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="module")
 def loaded(checkpoint: Path) -> tuple[HeteroACTPolicy, object, object]:
-    policy = HeteroACTPolicy.from_pretrained(checkpoint, strict=True)
+    policy = HeteroACTPolicy.from_pretrained(checkpoint)  # the defaults: what users and lerobot-eval get
     preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint))
     return policy, preprocessor, postprocessor
 
@@ -88,7 +95,7 @@ def test_state_dict_keys_and_shapes_unchanged(maker: ModuleType, checkpoint: Pat
 
 
 def test_v0_1_checkpoint_predicts_the_recorded_chunk(loaded: tuple) -> None:
-    """from_pretrained(strict=True) + saved processors reproduce v0.1's action chunk within 1e-5."""
+    """from_pretrained (defaults) + saved processors reproduce v0.1's action chunk within 1e-5."""
     inputs = load_file(ARTIFACT / "inputs.safetensors")
     expected = load_file(ARTIFACT / "expected.safetensors")
     got = predict(loaded, inputs)
@@ -117,3 +124,80 @@ def test_every_camera_changes_the_recorded_chunk(loaded: tuple) -> None:
         blanked = {**inputs, key: torch.zeros_like(inputs[key])}
         delta = (predict(loaded, blanked)["action_chunk"] - base).abs().max().item()
         assert delta > 1e-3, f"{key} has no effect on the actions (delta {delta})"
+
+
+def test_v0_1_checkpoint_refuses_an_option_it_was_not_trained_with(checkpoint: Path) -> None:
+    """Strict by default: an override that needs tensors v0.1 lacks fails naming the option."""
+    from lerobot.configs.policies import PreTrainedConfig
+
+    config = PreTrainedConfig.from_pretrained(checkpoint)
+    config.camera_dropout = 0.2
+    with pytest.raises(IncompatibleCheckpointError, match=r"camera_dropout > 0 needs absent-camera tokens"):
+        HeteroACTPolicy.from_pretrained(checkpoint, config=config)
+
+
+def _artifact_cameras() -> dict[str, tuple[int, int]]:
+    config = json.loads((ARTIFACT / "config.json").read_text())
+    return {
+        key.removeprefix("observation.images."): tuple(feature["shape"][1:])
+        for key, feature in config["input_features"].items()
+        if feature["type"] == "VISUAL"
+    }
+
+
+@pytest.mark.e2e
+def test_lerobot_eval_runs_v0_1_checkpoint_and_executes_its_actions(
+    checkpoint: Path, loaded: tuple, tmp_path: Path
+) -> None:
+    """`lerobot-eval --policy.path=<v0.1 checkpoint>` loads it and executes exactly the actions the
+    in-process policy selects for the same scripted observations (two action chunks); with
+    `--policy.camera_dropout=0.2` it refuses to start, naming the option."""
+    from cli import run_logged
+    from probe_env import eval_command, eval_env, read_action_log, replay_in_process
+
+    cameras = _artifact_cameras()
+    spec = ",".join(f"{name}={h}x{w}" for name, (h, w) in cameras.items())
+    config = json.loads((ARTIFACT / "config.json").read_text())
+    state_dim = config["input_features"]["observation.state"]["shape"][0]
+    n_steps, seed = 2 * config["n_action_steps"], 1000
+    log_path = tmp_path / "actions.jsonl"
+    args = [
+        f"--policy.path={checkpoint}",
+        "--env.type=hetero_probe",
+        f"--env.cameras={spec}",
+        f"--env.state_dim={state_dim}",
+        f"--env.action_dim={config['output_features']['action']['shape'][0]}",
+        f"--env.episode_length={n_steps}",
+        f"--env.action_log={log_path}",
+        "--eval.n_episodes=1",
+        "--eval.batch_size=1",
+        f"--seed={seed}",
+        "--policy.device=cpu",
+    ]
+    run_logged(
+        eval_command([*args, f"--output_dir={tmp_path / 'eval'}"]),
+        cwd=tmp_path,
+        log_path=tmp_path / "eval.log",
+        env=eval_env(),
+    )
+    executed = read_action_log(log_path)
+    assert sorted(executed) == [(seed, step) for step in range(n_steps)]
+    policy, preprocessor, postprocessor = loaded
+    expected = replay_in_process(policy, preprocessor, postprocessor, seed, n_steps, cameras, state_dim)
+    for step, want in enumerate(expected):
+        torch.testing.assert_close(
+            torch.tensor(executed[(seed, step)]), want, atol=TOLERANCE, rtol=TOLERANCE, msg=f"step {step}"
+        )
+    assert len({tuple(a) for a in executed.values()}) == n_steps, "the scripted observations must matter"
+
+    refused = subprocess.run(
+        eval_command([*args, "--policy.camera_dropout=0.2", f"--output_dir={tmp_path / 'eval_refused'}"]),
+        cwd=tmp_path,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **eval_env()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert refused.returncode != 0
+    assert "camera_dropout > 0 needs absent-camera tokens" in refused.stdout + refused.stderr
+    assert str(checkpoint / "model.safetensors") in refused.stdout + refused.stderr
