@@ -12,7 +12,7 @@ import torch
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
 from lerobot.policies.factory import make_pre_post_processors
-from policy_factory import ALOHA_CAMERAS, make_batch, make_config, make_policy, observation
+from policy_factory import ALOHA_CAMERAS, CHUNK, make_batch, make_config, make_policy, observation
 
 DISCOVER = """
 import json
@@ -95,10 +95,26 @@ def test_select_action_uses_acts_action_queue():
     assert len(policy._action_queue) == 0
 
 
-def test_temporal_ensembling_is_acts():
-    policy = make_policy(n_action_steps=1, temporal_ensemble_coeff=0.01).eval()
-    obs = observation(make_batch(batch_size=1, with_action=False))
-    first = policy.select_action(obs)
-    torch.testing.assert_close(first, policy.predict_action_chunk(obs)[:, 0])
-    assert policy.temporal_ensembler.ensembled_actions is not None
+def test_temporal_ensembling_is_acts_weighted_average():
+    """Each executed action is ACT's weighted average over every chunk that covers its time step:
+    sum_i w_i * chunk_(t-k+i)[k-i] / sum_i w_i with w_i = exp(-coeff * i), i = 0 for the oldest chunk.
+
+    Different observations per step make the chunks differ, and the run goes past chunk_size steps so
+    the oldest chunks drop out; the first step alone would equal the raw chunk for any ensembler."""
+    coeff, n_steps = 0.3, CHUNK + 3
+    policy = make_policy(n_action_steps=1, temporal_ensemble_coeff=coeff).eval()
     assert isinstance(policy, ACTPolicy)
+    observations = [observation(make_batch(batch_size=1, seed=s, with_action=False)) for s in range(n_steps)]
+    chunks = [policy.predict_action_chunk(obs)[0] for obs in observations]  # (CHUNK, ACTION_DIM) each
+    policy.reset()
+    executed = [policy.select_action(obs)[0] for obs in observations]
+
+    weights = torch.exp(-coeff * torch.arange(CHUNK, dtype=torch.float32))
+    for t in range(n_steps):
+        sources = list(range(max(0, t - CHUNK + 1), t + 1))  # chunks predicted at these steps cover t
+        stacked = torch.stack([chunks[s][t - s] for s in sources])
+        w = weights[: len(sources)].unsqueeze(1)
+        expected = (stacked * w).sum(dim=0) / w.sum()
+        torch.testing.assert_close(executed[t], expected, rtol=1e-5, atol=1e-5, msg=f"step {t}")
+        if t > 0:
+            assert not torch.allclose(executed[t], chunks[t][0], atol=1e-4), "no averaging happened"
