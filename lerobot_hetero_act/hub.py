@@ -50,7 +50,6 @@ CARD_FILE = "README.md"
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.yaml", "*.md"]
 IGNORE_PATTERNS = ["*.tmp", "*.log"]
 HETERO_SECTION_TITLE = "## hetero_act: heterogeneous camera fusion"
-EXAMPLE_ENV = "--env.type=aloha --env.task=AlohaTransferCube-v0"
 
 
 def camera_roles_of(config: HeteroACTConfig) -> dict[str, str]:
@@ -66,21 +65,70 @@ def active_edges(config: HeteroACTConfig) -> list[tuple[str, str]]:
     return [(q, k) for q, k in config.parsed_attention_edges if q in roles and k in roles]
 
 
-def eval_command(repo_id: str | None, env_type: str | None = None, env_task: str | None = None) -> str:
-    """A `lerobot-eval` invocation for the pushed policy (placeholders where the env is unknown)."""
-    env = f"--env.type={env_type}" if env_type else "--env.type=<env_type>"
-    if env_task:
-        env += f" --env.task={env_task}"
-    elif not env_type:
-        env += " --env.task=<task>"
-    return (
-        "lerobot-eval \\\n"
-        f"  --policy.path={repo_id or '<hf_user>/<policy_repo_id>'} \\\n"
-        f"  {env} \\\n"
-        "  --eval.n_episodes=10 \\\n"
-        "  --eval.batch_size=1 \\\n"
-        "  --policy.device=cuda"
-    )
+def _state_dim(config: HeteroACTConfig) -> int | None:
+    feature = config.robot_state_feature
+    return feature.shape[0] if feature is not None else None
+
+
+def sim_eval_env_args(config: HeteroACTConfig, env_task: str | None = None) -> list[str] | None:
+    """`lerobot-eval` env flags for a simulation that renders exactly the policy's cameras, or None.
+
+    LeRobot's `aloha` env renders only `top` at 480x640; any other camera set (any of the scene's
+    cameras, any sizes) needs this package's `aloha_multicam` with the cameras and their sizes.
+    None when the policy is not an ALOHA policy (14-D state and action, scene camera names).
+    """
+    from .sim.cameras import CAMERAS, format_camera_sizes
+    from .sim.features import STATE_DIM
+
+    sizes = {camera_short_name(k): tuple(f.shape[1:]) for k, f in config.image_features.items()}
+    action = config.action_feature
+    if (
+        not sizes
+        or not set(sizes) <= set(CAMERAS)
+        or _state_dim(config) != STATE_DIM
+        or action is None
+        or action.shape[0] != STATE_DIM
+    ):
+        return None
+    task = f"--env.task={env_task or 'AlohaTransferCube-v0'}"
+    if sizes == {"top": (480, 640)}:
+        return ["--env.type=aloha", task]
+    height, width = next(iter(sizes.values()))
+    args = [
+        "--env.type=aloha_multicam",
+        task,
+        f"--env.cameras=[{','.join(sizes)}]",
+        f"--env.observation_height={height}",
+        f"--env.observation_width={width}",
+    ]
+    others = {name: size for name, size in sizes.items() if size != (height, width)}
+    if others:
+        args.append(f"--env.camera_sizes={format_camera_sizes(others)}")
+    return args
+
+
+def eval_env_args(config: HeteroACTConfig, env_type: str | None, env_task: str | None) -> list[str]:
+    """Env flags of the card's eval command: the training env, with the cameras the policy needs."""
+    if env_type in ("aloha", "aloha_multicam"):
+        sim = sim_eval_env_args(config, env_task)
+        if sim is not None:
+            return sim
+    if env_type:
+        return [f"--env.type={env_type}"] + ([f"--env.task={env_task}"] if env_task else [])
+    return ["--env.type=<env_type>", "--env.task=<task>"]
+
+
+def eval_command(repo_id: str | None, env_args: list[str]) -> str:
+    """A `lerobot-eval` invocation for the pushed policy."""
+    lines = [
+        "lerobot-eval",
+        f"--policy.path={repo_id or '<hf_user>/<policy_repo_id>'}",
+        " ".join(env_args),
+        "--eval.n_episodes=10",
+        "--eval.batch_size=1",
+        "--policy.device=cuda",
+    ]
+    return " \\\n  ".join(lines)
 
 
 def hetero_act_section(
@@ -92,6 +140,7 @@ def hetero_act_section(
 ) -> str:
     """The card's hetero_act section: roles, grids, edges, token mode, dataset, install and eval."""
     roles = camera_roles_of(config)
+    env_args = eval_env_args(config, env_type, env_task)
     lines = [
         HETERO_SECTION_TITLE,
         "",
@@ -138,17 +187,28 @@ def hetero_act_section(
         "`lerobot-eval` / `lerobot-train` can load this checkpoint:",
         "",
         "```bash",
-        f"pip install {PACKAGE}",
+        f"pip install {PACKAGE}    # once it is published on PyPI; until then, from a clone of the plugin:",
+        "pip install -e .                     # or a wheel built there with `pip wheel --no-deps .`",
         "```",
         "",
         "### Evaluate",
         "",
         "```bash",
-        eval_command(repo_id, env_type, env_task),
+        eval_command(repo_id, env_args),
         "```",
     ]
-    if not env_type:
-        lines += ["", f"For example, in gym-aloha: `{EXAMPLE_ENV}`."]
+    sim = sim_eval_env_args(config, env_task)
+    if env_args[0] == "--env.type=<env_type>" and sim is not None:
+        lines += [
+            "",
+            f"For example, in the ALOHA simulation (the policy's cameras and sizes): `{' '.join(sim)}`.",
+        ]
+    if any(arg == "--env.type=aloha_multicam" for arg in env_args + (sim or [])):
+        lines += [
+            "",
+            "`aloha_multicam` is this package's multi-camera ALOHA sim (LeRobot's `aloha` env renders only "
+            "`top`); add `--env.antialias=true` if the training data was recorded with anti-aliasing.",
+        ]
     lines += [
         "",
         "### Load in Python",

@@ -10,6 +10,7 @@ everything after is the real Hugging Face cache: the recorded files are laid out
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import draccus
 import pytest
 import torch
 from cli import run_logged
@@ -27,12 +29,13 @@ from dataset_factory import write_tiny_dataset
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
 from huggingface_hub.errors import OfflineModeIsEnabled
 from huggingface_hub.utils import filter_repo_objects
+from lerobot.envs.configs import EnvConfig
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.policies.pretrained import PreTrainedPolicy
-from policy_factory import make_policy
+from policy_factory import make_config, make_policy
 
 from lerobot_hetero_act.checkpoint_checks import CheckpointError
-from lerobot_hetero_act.hub import hetero_act_model_card
+from lerobot_hetero_act.hub import hetero_act_model_card, sim_eval_env_args
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_processors
 
@@ -295,7 +298,12 @@ def test_card_lists_roles_edges_token_mode_and_env() -> None:
     edges = ", ".join(f"`{e}`" for e in policy.config.attention_edges)
     assert f"**Cross-attention edges (query <- key):** {edges}" in text
     assert "Configured but not built" not in text
-    assert "--policy.path=user/policy \\\n  --env.type=aloha --env.task=AlohaInsertion-v0 \\" in text
+    # gym-aloha renders only `top`: three cameras are evaluated in aloha_multicam at their own sizes.
+    assert (
+        "--policy.path=user/policy \\\n  --env.type=aloha_multicam --env.task=AlohaInsertion-v0 "
+        "--env.cameras=[top,left_wrist,right_wrist] --env.observation_height=32 --env.observation_width=32 "
+        "--env.camera_sizes=left_wrist=24x32,right_wrist=24x32 \\"
+    ) in text
     assert "| Training steps | 100 |" in text
 
 
@@ -328,6 +336,73 @@ def saved_pretrained(tmp_path: Path) -> Path:
         json.dumps({"dataset": {"repo_id": "user/two_cam"}, "steps": 7})
     )
     return folder
+
+
+SIM_GRIDS = {"wrist_detail": [2, 2], "wrist_context": [2, 2], "global_overview": [2, 2]}
+
+
+def card_eval_command(text: str) -> str:
+    start = text.index("lerobot-eval \\\n")
+    return text[start : text.index("```", start)]
+
+
+@dataclasses.dataclass
+class EvalEnvOnly:
+    """The `env` part of lerobot-eval's config, parsed the same way (draccus choice by `type`)."""
+
+    env: EnvConfig
+
+
+def env_config_from_flags(flags: list[str]) -> EnvConfig:
+    """The EnvConfig lerobot-eval's parser builds from the card's `--env.*` flags."""
+    return draccus.parse(EvalEnvOnly, args=flags).env
+
+
+@pytest.mark.parametrize(
+    "cameras",
+    [
+        {"top": (240, 320), "left_wrist": (120, 160), "right_wrist": (120, 160)},
+        {"left_wrist": (96, 128), "front_close": (96, 128)},
+        {"top": (240, 320)},
+    ],
+    ids=["three-sizes", "no-top", "top-not-480x640"],
+)
+def test_card_eval_env_renders_exactly_the_policy_cameras(cameras: dict[str, tuple[int, int]]) -> None:
+    """For an ALOHA-trained policy the card's eval flags build an env whose observation features are
+    the policy's image features (names and sizes), so the command runs instead of raising
+    ObservationError in gym-aloha, which renders only `top` at 480x640."""
+    from lerobot.envs.utils import env_to_policy_features
+
+    config = make_config(cameras, role_grids=SIM_GRIDS)
+    train_config = {"env": {"type": "aloha", "task": "AlohaTransferCube-v0"}}
+    text = hetero_act_model_card(config, "user/ds", repo_id="user/p", train_config=train_config).text
+    command = card_eval_command(text)
+    assert "--env.type=aloha_multicam" in command and "--env.type=aloha " not in command
+    flags = [f for f in command.split() if f.startswith("--env.")]
+    env_cfg = env_config_from_flags(flags)
+    assert env_cfg.type == "aloha_multicam" and env_cfg.task == "AlohaTransferCube-v0"
+    env_images = {k: tuple(f.shape) for k, f in env_to_policy_features(env_cfg).items() if "images" in k}
+    assert env_images == {k: tuple(f.shape) for k, f in config.image_features.items()}
+
+
+def test_card_keeps_gym_aloha_for_top_at_480x640_and_suggests_a_sim_without_env() -> None:
+    top_only = make_config({"top": (480, 640)}, role_grids=SIM_GRIDS)
+    with_env = {"env": {"type": "aloha", "task": "AlohaInsertion-v0"}}
+    text = hetero_act_model_card(top_only, "user/ds", repo_id="user/p", train_config=with_env).text
+    assert "--env.type=aloha --env.task=AlohaInsertion-v0 \\" in card_eval_command(text)
+
+    multicam = make_config({"top": (96, 128), "left_wrist": (64, 80)}, role_grids=SIM_GRIDS)
+    text = hetero_act_model_card(multicam, "user/ds", repo_id="user/p").text  # no env known
+    assert "--env.type=<env_type> --env.task=<task>" in card_eval_command(text)
+    example = " ".join(sim_eval_env_args(multicam))
+    assert f"For example, in the ALOHA simulation (the policy's cameras and sizes): `{example}`." in text
+    assert "--env.cameras=[top,left_wrist] --env.observation_height=96 --env.observation_width=128" in example
+    assert "--env.camera_sizes=left_wrist=64x80" in example
+
+    other_robot = make_config({"laptop": (96, 128)}, role_grids=SIM_GRIDS)
+    assert sim_eval_env_args(other_robot) is None
+    text = hetero_act_model_card(other_robot, "user/ds", repo_id="user/p").text
+    assert "aloha" not in card_eval_command(text) and "For example, in the ALOHA simulation" not in text
 
 
 def test_push_script_uploads_folder_with_card(
