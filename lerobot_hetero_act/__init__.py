@@ -3,11 +3,15 @@
 Importing this package registers `policy.type=hetero_act` with LeRobot's config registry (and
 `env.type=aloha_multicam`, the multi-camera ALOHA sim; that import loads no MuJoCo). LeRobot
 then finds `HeteroACTPolicy` in `modeling_hetero_act` and `make_hetero_act_pre_post_processors` in
-`processor_hetero_act` by its naming convention.
+`processor_hetero_act` by its naming convention. It also lets LeRobot's parser compute the default
+video backend without trying torchcodec where it cannot load (see video_backend.py).
 """
 
 from .configuration_hetero_act import HeteroACTConfig
 from .sim import env_config  # noqa: F401  (registers env.type=aloha_multicam)
+from .video_backend import use_video_backend_as_parser_default
+
+use_video_backend_as_parser_default()  # no torchcodec traceback while LeRobot's CLIs parse flags
 
 __all__ = ["HeteroACTConfig"]
 __version__ = "0.1.0"

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+from lerobot_hetero_act.video_backend import video_backend
+
 # One distinct RGB colour per camera, cycled if there are more cameras than colours.
 CAMERA_COLOURS: tuple[tuple[int, int, int], ...] = (
     (230, 40, 40),
@@ -96,6 +98,7 @@ def write_tiny_dataset(
         root=root,
         robot_type="synthetic",
         use_videos=use_videos,
+        video_backend=video_backend(),
     )
     # A fixed linear map makes the action a smooth, learnable function of the state.
     mixing = rng.normal(scale=0.5, size=(action_dim, state_dim)).astype(np.float32)

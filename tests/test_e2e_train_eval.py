@@ -26,6 +26,7 @@ from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.video_backend import video_backend_args
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +54,14 @@ TINY_POLICY_ARGS = [
     "--policy.device=cpu",
     "--policy.push_to_hub=false",
 ]
-TRAIN_RUN_ARGS = ["--wandb.enable=false", "--num_workers=0", "--batch_size=2", "--log_freq=1"]
+# The video backend explicitly (pyav where torchcodec cannot load): no torchcodec traceback in the logs.
+TRAIN_RUN_ARGS = [
+    "--wandb.enable=false",
+    "--num_workers=0",
+    "--batch_size=2",
+    "--log_freq=1",
+    *video_backend_args(),
+]
 CHECKPOINT_FILES = (
     "config.json",
     "model.safetensors",

@@ -36,6 +36,7 @@ from lerobot_hetero_act.sim.scene import AlohaScene
 from lerobot_hetero_act.sim.scripted_rollout import replay, scripted_episode
 from lerobot_hetero_act.sim.signals import SignalGuard
 from lerobot_hetero_act.sim.task_spec import FPS, get_task
+from lerobot_hetero_act.video_backend import video_backend
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def _prepare_root(cfg: RecordConfig) -> prog.Progress:
 
 def _open_dataset(cfg: RecordConfig, progress: prog.Progress, guard: SignalGuard) -> LeRobotDataset:
     if (cfg.root / "meta" / "info.json").exists():
-        return LeRobotDataset.resume(cfg.repo_id, root=cfg.root)
+        return LeRobotDataset.resume(cfg.repo_id, root=cfg.root, video_backend=video_backend())
     with guard.deferred():  # never leave a created dataset without the sidecar that marks it ours
         dataset = LeRobotDataset.create(
             cfg.repo_id,
@@ -153,6 +154,7 @@ def _open_dataset(cfg: RecordConfig, progress: prog.Progress, guard: SignalGuard
             root=cfg.root,
             robot_type="aloha",
             use_videos=cfg.use_videos,
+            video_backend=video_backend(),
         )
         prog.save_progress(cfg.root, progress)
     return dataset

@@ -22,13 +22,31 @@ from dm_control.mujoco import Physics
 from lerobot_hetero_act.sim.cameras import ImageSize, parse_cameras
 
 _LIVE_RENDERERS: weakref.WeakSet[CameraRenderer] = weakref.WeakSet()
+_EXIT_HOOK_REGISTERED = False
 
 
-@atexit.register
 def _close_live_renderers() -> None:
-    # mujoco.Renderer's own __del__ fails noisily once the EGL module is torn down at exit.
+    """Free every renderer's GL context while EGL still works.
+
+    Left to interpreter teardown, mujoco.Renderer.__del__ frees its context after mujoco.egl's own
+    atexit handler has called eglTerminate (or after the EGL bindings are gone), and prints
+    "Exception ignored in Renderer.__del__ ... EGLError EGL_NOT_INITIALIZED".
+    """
     for renderer in list(_LIVE_RENDERERS):
         renderer.close()
+
+
+def _register_exit_hook() -> None:
+    """Register `_close_live_renderers` once, after the first GL context exists.
+
+    mujoco.egl registers `eglTerminate` with atexit when it opens the EGL display, i.e. when the first
+    renderer is made; atexit runs handlers last-registered-first, so a hook registered at import time
+    would run after eglTerminate. Registered here, it runs before.
+    """
+    global _EXIT_HOOK_REGISTERED
+    if not _EXIT_HOOK_REGISTERED:
+        atexit.register(_close_live_renderers)
+        _EXIT_HOOK_REGISTERED = True
 
 
 class CameraRenderer:
@@ -59,6 +77,7 @@ class CameraRenderer:
         for size in dict.fromkeys(self.camera_sizes.values()):
             self._renderer(size)
         _LIVE_RENDERERS.add(self)
+        _register_exit_hook()
 
     def _renderer(self, size: ImageSize) -> mujoco.Renderer:
         if size not in self._renderers:
@@ -79,6 +98,8 @@ class CameraRenderer:
         return {camera: self.render_camera(camera, size) for camera, size in self.camera_sizes.items()}
 
     def close(self) -> None:
+        """Free the GL contexts now (idempotent); env.close() and the exit hook call it."""
         for renderer in self._renderers.values():
             renderer.close()
         self._renderers.clear()
+        _LIVE_RENDERERS.discard(self)
