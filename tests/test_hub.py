@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 import torch
 from cli import run_logged
 from dataset_factory import write_tiny_dataset
+from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
 from huggingface_hub.errors import OfflineModeIsEnabled
 from huggingface_hub.utils import filter_repo_objects
@@ -38,6 +38,7 @@ from lerobot_hetero_act.checkpoint_checks import CheckpointError
 from lerobot_hetero_act.hub import hetero_act_model_card, sim_eval_env_args
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_processors
+from lerobot_hetero_act.video_backend import video_backend_args
 
 BIN_DIR = Path(sys.executable).parent
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +155,7 @@ def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "--batch_size=2",
             "--steps=2",
             "--save_freq=2",
+            *video_backend_args(),
         ],
         cwd=work,
         log_path=work / "train.log",
@@ -245,16 +247,17 @@ def test_from_pretrained_by_hub_id_from_offline_cache(
 
 
 @pytest.mark.e2e
-def test_lerobot_eval_by_hub_id_offline(hub_cache: Path, tmp_path: Path) -> None:
-    """`lerobot-eval --policy.path=<user>/<repo>` runs a gym-aloha episode from the offline cache."""
+def test_lerobot_eval_by_hub_id_offline(
+    hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lerobot-eval --policy.path=<user>/<repo>` runs a gym-aloha episode from the offline cache and
+    executes exactly the actions the same Hub id, loaded in-process, selects from the same seed."""
     output_dir = tmp_path / "eval"
-    log = run_logged(
+    env_args = ["--env.type=aloha", "--env.task=AlohaTransferCube-v0", f"--env.episode_length={CHUNK + 2}"]
+    log, executed = run_eval_logging_actions(
         [
-            str(BIN_DIR / "lerobot-eval"),
             f"--policy.path={REPO_ID}",
-            "--env.type=aloha",
-            "--env.task=AlohaTransferCube-v0",
-            "--env.episode_length=5",
+            *env_args,
             "--eval.n_episodes=1",
             "--eval.batch_size=1",
             "--policy.device=cpu",
@@ -266,8 +269,13 @@ def test_lerobot_eval_by_hub_id_offline(hub_cache: Path, tmp_path: Path) -> None
     )
     overall = json.loads((output_dir / "eval_info.json").read_text())["overall"]
     assert overall["n_episodes"] == 1, overall
-    assert math.isfinite(overall["avg_sum_reward"]), overall
     assert "End of eval" in log
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert_same_actions(executed, replay_in_process(REPO_ID, env_args, n_steps=CHUNK + 2))
 
 
 def test_card_generation_needs_no_hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
