@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from dataset_factory import write_tiny_dataset
 from policy_factory import make_policy
+from safetensors.torch import load_file
 from test_hub import build_hf_cache
 
 from lerobot_hetero_act import checkpoint_checks
@@ -34,6 +36,7 @@ from lerobot_hetero_act.checkpoint_checks import (
     find_last_complete_checkpoint,
 )
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.video_backend import video_backend_args
 
 BIN_DIR = Path(sys.executable).parent
 CAMERAS = {"top": (32, 40), "wrist": (24, 32)}
@@ -53,6 +56,7 @@ TRAIN_ARGS = [
     "--num_workers=0",
     "--batch_size=2",
     "--log_freq=1",
+    *video_backend_args(),
 ]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
 
@@ -144,6 +148,11 @@ def test_resume_after_kill_reaches_final_step(killed_run: Path, tmp_path: Path) 
     assert (killed_run / "checkpoints" / "last").resolve() == final.resolve()
     steps = [int(line.split("step:")[1].split()[0]) for line in proc.stdout.splitlines() if " step:" in line]
     assert steps == list(range(resumed_step + 1, 7)), clean_tail(proc.stdout)
+
+    # ... and those steps trained: the weights moved away from the checkpoint it resumed from.
+    resumed_weights = load_file(final / "pretrained_model" / "model.safetensors")
+    start = load_file(resume_from / "pretrained_model" / "model.safetensors")
+    assert any(not torch.equal(start[k], resumed_weights[k]) for k in start), "resuming trained nothing"
     assert HeteroACTPolicy.from_pretrained(final / "pretrained_model").config.type == "hetero_act"
 
 
