@@ -9,7 +9,9 @@ non-atomically: a run killed inside `save_checkpoint` leaves a step directory wi
 (unlink, then symlink) leaves no `checkpoints/last` at all, so the documented
 `--config_path=.../checkpoints/last/pretrained_model/train_config.json` fails with a bare
 FileNotFoundError. The helpers here find the last complete checkpoint, say exactly what is missing,
-and can repoint `last`.
+and can repoint `last`. And since LeRobot loads weights non-strictly (a tensor the network needs but the
+checkpoint lacks just keeps its random initialisation), `check_state_dict_fits` compares the
+checkpoint's tensors with the network before loading and names the option behind any that differ.
 
 Command line (prints the last complete checkpoint and the resume command; `--fix-last` repoints
 `checkpoints/last` at it):

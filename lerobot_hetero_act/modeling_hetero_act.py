@@ -7,7 +7,9 @@
       -> ACT transformer encoder/decoder, action head (unchanged)
 
 Everything else (VAE encoder, transformer, action head, action queue, temporal ensembling, the
-backbone learning-rate group, save/load) is LeRobot's ACT, inherited.
+backbone learning-rate group, saving) is LeRobot's ACT, inherited; the VAE latent and the encoder
+assembly are mirrored from ACT.forward (tests/test_policy_contract.py pins them against it), and
+loading is LeRobot's made strict (see HeteroACTPolicy.from_pretrained).
 
 No `from __future__ import annotations` here: LeRobot's tooling reads
 `inspect.signature(HeteroACTPolicy.__init__).parameters["config"].annotation` and uses it as a class.
