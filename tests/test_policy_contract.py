@@ -110,7 +110,8 @@ def test_make_policy_from_env_features() -> None:
         observation_width=64,
         camera_sizes="left_wrist=64x96",
     )
-    config = make_policy_config("hetero_act", **TINY)
+    grids = {"wrist_detail": [2, 2], "wrist_context": [2, 2], "global_overview": [2, 2]}  # fit 64 px
+    config = make_policy_config("hetero_act", role_grids=grids, **TINY)
     policy = make_policy(config, env_cfg=env_cfg)
     assert isinstance(policy, HeteroACTPolicy)
     shapes = {k: tuple(f.shape) for k, f in policy.config.image_features.items()}
