@@ -93,6 +93,47 @@ def validate_role_grids(role_grids: Mapping[str, Sequence[int]]) -> None:
             )
 
 
+def backbone_stride(final_stride_dilated: bool) -> int:
+    """Output stride of ACT's ResNet backbone (layer4): 32, or 16 with ACT's
+    `replace_final_stride_with_dilation`."""
+    return 16 if final_stride_dilated else 32
+
+
+def feature_map_size(image_size: Sequence[int], stride: int) -> tuple[int, int]:
+    """(rows, cols) of a torchvision ResNet's feature map: every stride-2 stage maps n -> ceil(n / 2)."""
+    return tuple(-(-int(n) // stride) for n in image_size)  # type: ignore[return-value]
+
+
+def min_image_size(grid: Sequence[int], stride: int) -> tuple[int, int]:
+    """Smallest (height, width) whose feature map has at least `grid` cells along each axis."""
+    return tuple(stride * (n - 1) + 1 for n in grid)  # type: ignore[return-value]
+
+
+def validate_grids_fit_images(
+    camera_roles: Mapping[str, str],
+    image_sizes: Mapping[str, Sequence[int]],
+    role_grids: Mapping[str, Sequence[int]],
+    stride: int,
+) -> None:
+    """Refuse a role grid larger than a camera's feature map.
+
+    Adaptive pooling to a grid larger than the map up-samples it: a 6x6 grid on a 3x4 map holds 12
+    distinct values, so the "detail" role would see no detail while costing tokens. The error names
+    the camera and the smallest image size that fills the grid.
+    """
+    for key, role in camera_roles.items():
+        grid = role_grids[role]
+        fmap = feature_map_size(image_sizes[key], stride)
+        if fmap[0] < grid[0] or fmap[1] < grid[1]:
+            min_h, min_w = min_image_size(grid, stride)
+            raise CameraRoleError(
+                f"camera {key!r} (role {role!r}): its {image_sizes[key][0]}x{image_sizes[key][1]} images give "
+                f"a {fmap[0]}x{fmap[1]} backbone feature map (stride {stride}), smaller than the role's "
+                f"{grid[0]}x{grid[1]} grid. Record or resize this camera to at least {min_h}x{min_w} "
+                f"(height x width), or give the role a grid of at most {fmap[0]}x{fmap[1]} in role_grids."
+            )
+
+
 def validate_edges(edges: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
     """Parse the edges and check each names defined roles, is not a self-loop and is not repeated."""
     roles = set(roles)

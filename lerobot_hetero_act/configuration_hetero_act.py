@@ -12,14 +12,15 @@ from .camera_roles import (
     DEFAULT_ATTENTION_EDGES,
     DEFAULT_ROLE_GRIDS,
     CameraRoleError,
+    backbone_stride,
     camera_short_name,
     normalize_camera_roles,
     resolve_camera_roles,
     validate_edges,
+    validate_grids_fit_images,
     validate_role_grids,
 )
-
-TOKEN_MODES = ("pooled", "spatial")
+from .hetero_camera_fusion import CELL_KEYS, LEGACY_TOKEN_MODES, TOKEN_MODES
 
 
 @PreTrainedConfig.register_subclass("hetero_act")
@@ -40,8 +41,10 @@ class HeteroACTConfig(ACTConfig):
             Defaults to the design's wrist_detail 6x6, wrist_context 4x4, global_overview 2x2.
         attention_edges: directed cross-attention edges "query_role<-key_role"; each gets its own
             attention weights. Edges whose roles have no camera are not built.
-        token_mode: "pooled" (the design: one fused token per camera) or "spatial" (each camera keeps
-            its pooled grid cells as tokens, so cross-attention can select where to look).
+        token_mode: "cell_keys" (default: one fused token per camera; each edge's query attends over
+            the key role's grid cells), "pooled_keys" (the original design: queries and keys are the
+            pooled camera tokens, a single key per edge when each role has one camera; "pooled" is
+            its former name) or "spatial" (every grid cell is an encoder token).
         view_gating: learn a per-sample weight per camera (softmax over cameras) that scales its tokens;
             the weights are logged as `gate_<camera>` in training and summarised per episode in eval.
         camera_dropout: probability of dropping each camera per training sample (at least one camera
@@ -56,7 +59,7 @@ class HeteroACTConfig(ACTConfig):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_GRIDS.items()}
     )
     attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
-    token_mode: str = "pooled"
+    token_mode: str = CELL_KEYS
     view_gating: bool = False
     camera_dropout: float = 0.0
     init_from_act: str | None = None
@@ -66,6 +69,7 @@ class HeteroACTConfig(ACTConfig):
         validate_role_grids(self.role_grids)
         validate_edges(self.attention_edges, self.role_grids)
         self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
+        self.token_mode = LEGACY_TOKEN_MODES.get(self.token_mode, self.token_mode)
         if self.token_mode not in TOKEN_MODES:
             raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}.")
         if not 0.0 <= self.camera_dropout < 1.0:
@@ -81,6 +85,12 @@ class HeteroACTConfig(ACTConfig):
                     f"camera {key!r} has shape {feature.shape}; expected (channels, height, width)."
                 )
         resolved = resolve_camera_roles(self.camera_roles, image_keys, self.role_grids)
+        validate_grids_fit_images(
+            resolved,
+            {key: tuple(f.shape[1:]) for key, f in self.image_features.items()},
+            self.role_grids,
+            backbone_stride(self.replace_final_stride_with_dilation),
+        )
         was_default = not self.camera_roles
         self.camera_roles = resolved
         summary = ", ".join(f"{camera_short_name(k)}->{r}" for k, r in resolved.items())

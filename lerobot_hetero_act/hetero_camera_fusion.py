@@ -9,11 +9,18 @@ Data flow (one forward pass):
       -> fusion              per role: MLP([own, attended per in-edge]) + own, then the role's LayerNorm
       -> encoder tokens      (T, B, D) in camera order, with a position embedding for every token
 
-`token_mode="pooled"` is the design: one token per camera (the grid is flattened into one Linear).
-With one camera per role, each query then attends over a single key, the softmax is 1 and no selection
-happens (seed-review defect 5); it is kept as the default because it is the design. `token_mode="spatial"`
-keeps every grid cell as a token (Linear(C -> D) per cell, 2-D sine position plus camera embedding),
-so attention has several keys to choose from.
+Three token modes (`token_mode`), all with the same roles, grids, directed edges and fusion:
+
+- `cell_keys` (default): each camera still contributes ONE fused token to ACT's encoder, but an edge's
+  keys and values are the key role's grid cells (Linear(C -> D) per cell, 2-D sine position of the
+  cell plus the camera's embedding). Every edge therefore chooses among rows*cols keys per camera, so
+  its query and key projections learn where to look.
+- `pooled_keys`: the original design taken literally: queries, keys and values are the pooled camera
+  tokens. With one camera per role each edge's softmax runs over a single key, its weight is 1 for
+  any query, and W_q/W_k get no gradient: the edge is a linear map of the other camera's token.
+  Kept so that checkpoints saved as `pooled` (its former name) load and act as before.
+- `spatial`: every grid cell is an encoder token (2-D sine position plus camera embedding), so
+  attention has several keys and ACT's encoder sees the cells too (more tokens, more compute).
 
 Two options go past the design, both off by default:
 - camera dropout: a learned "absent" token per camera stands in for a camera that is dropped in
@@ -21,7 +28,8 @@ Two options go past the design, both off by default:
 - view gating: a per-sample softmax weight per camera (in the spirit of BFA's best-view weighting)
   scales each camera's fused tokens; the weights are kept in `last_gate` for logging.
 
-The backbone is not held here: the policy owns it once (defect 6) and hands over feature maps.
+The backbone is not held here: the policy owns it once (so its weights, learning-rate group and
+checkpoint keys exist once) and hands over feature maps.
 """
 
 from __future__ import annotations
@@ -34,6 +42,13 @@ from torch import Tensor, nn
 
 from .camera_roles import camera_short_name
 
+CELL_KEYS = "cell_keys"
+POOLED_KEYS = "pooled_keys"
+SPATIAL = "spatial"
+TOKEN_MODES = (CELL_KEYS, POOLED_KEYS, SPATIAL)
+# Former names of token modes, still accepted so that older checkpoints' config.json loads unchanged.
+LEGACY_TOKEN_MODES = {"pooled": POOLED_KEYS}
+
 
 def module_key(name: str) -> str:
     """A camera or edge name usable as a ModuleDict/ParameterDict key (no dots allowed there)."""
@@ -45,10 +60,13 @@ def edge_module_key(query_role: str, key_role: str) -> str:
 
 
 class RoleFeatureExtractor(nn.Module):
-    """Pools a backbone feature map to the role's grid and projects it to dim_model tokens.
+    """Pools a backbone feature map to the role's grid and projects it to dim_model.
 
-    pooled:  flatten(C*h*w) -> Linear -> ReLU -> Dropout   -> (B, 1, D)      (the design)
-    spatial: per cell Linear(C) -> ReLU -> Dropout          -> (B, h*w, D)
+    Returns (tokens, cells):
+      tokens  the camera's encoder tokens: (B, 1, D) from flatten(C*rows*cols) -> Linear for the
+              pooled modes; (B, rows*cols, D) from a per-cell Linear(C) in spatial mode.
+      cells   (B, rows*cols, D) per-cell tokens that other roles attend over: a second per-cell
+              Linear(C) in cell_keys mode, the tokens themselves in spatial mode, None in pooled_keys.
     """
 
     def __init__(
@@ -58,19 +76,26 @@ class RoleFeatureExtractor(nn.Module):
         rows, cols = grid
         self.token_mode = token_mode
         self.pool = nn.AdaptiveAvgPool2d((rows, cols))
-        in_features = in_channels * rows * cols if token_mode == "pooled" else in_channels
+        in_features = in_channels if token_mode == SPATIAL else in_channels * rows * cols
         self.proj = nn.Linear(in_features, dim_model)
+        self.cell_proj = nn.Linear(in_channels, dim_model) if token_mode == CELL_KEYS else None
         self.act = nn.ReLU()
         self.dropout = nn.Dropout(dropout)
-        self.num_tokens = 1 if token_mode == "pooled" else rows * cols
+        self.num_tokens = rows * cols if token_mode == SPATIAL else 1
+        self.num_cells = rows * cols
 
-    def forward(self, feature_map: Tensor) -> Tensor:
+    def _project(self, proj: nn.Linear, x: Tensor) -> Tensor:
+        return self.dropout(self.act(proj(x)))
+
+    def forward(self, feature_map: Tensor) -> tuple[Tensor, Tensor | None]:
         pooled = self.pool(feature_map)  # (B, C, rows, cols)
-        if self.token_mode == "pooled":
-            cells = pooled.flatten(1).unsqueeze(1)  # (B, 1, C*rows*cols)
-        else:
-            cells = pooled.flatten(2).transpose(1, 2)  # (B, rows*cols, C)
-        return self.dropout(self.act(self.proj(cells)))
+        cells_in = pooled.flatten(2).transpose(1, 2)  # (B, rows*cols, C)
+        if self.token_mode == SPATIAL:
+            tokens = self._project(self.proj, cells_in)
+            return tokens, tokens
+        tokens = self._project(self.proj, pooled.flatten(1).unsqueeze(1))  # (B, 1, D)
+        cells = self._project(self.cell_proj, cells_in) if self.cell_proj is not None else None
+        return tokens, cells
 
 
 class RoleFusion(nn.Module):
@@ -84,7 +109,9 @@ class RoleFusion(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(dim_model, dim_model),
         )
-        self.norm = nn.LayerNorm(dim_model)  # one LayerNorm per role (defect 2)
+        self.norm = nn.LayerNorm(
+            dim_model
+        )  # per role: roles see different cameras, so their statistics differ
 
     def forward(self, own: Tensor, attended: Sequence[Tensor]) -> Tensor:
         fused = self.mlp(torch.cat([own, *attended], dim=-1))
@@ -128,13 +155,16 @@ class HeterogeneousCameraFusion(nn.Module):
         dim_model: int,
         n_heads: int,
         dropout: float,
-        token_mode: str = "pooled",
+        token_mode: str = CELL_KEYS,
         absent_tokens: bool = False,
         view_gating: bool = False,
     ):
         super().__init__()
         if not camera_roles:
             raise ValueError("HeterogeneousCameraFusion needs at least one camera.")
+        token_mode = LEGACY_TOKEN_MODES.get(token_mode, token_mode)
+        if token_mode not in TOKEN_MODES:
+            raise ValueError(f"token_mode must be one of {TOKEN_MODES}, got {token_mode!r}.")
         self.token_mode = token_mode
         self.capture_attention = False  # set True to keep per-edge attention weights in last_attention
         self.last_attention: dict[str, Tensor] = {}
@@ -172,8 +202,9 @@ class HeterogeneousCameraFusion(nn.Module):
                 for role in self.role_cameras
             }
         )
-        # A learned embedding per camera (by name, so dataset key order does not matter). In spatial
-        # mode a fixed 2-D sine embedding of the grid cell is added to it.
+        # A learned embedding per camera (by name, so dataset key order does not matter). Cell tokens
+        # (keys in cell_keys mode, encoder tokens in spatial mode) add a fixed 2-D sine embedding of
+        # their grid cell, so attention can tell the cells apart.
         self.camera_embed = nn.ParameterDict(
             {module_key(cam): nn.Parameter(torch.randn(1, dim_model)) for cam in self.camera_keys}
         )
@@ -189,7 +220,7 @@ class HeterogeneousCameraFusion(nn.Module):
             else None
         )
         self.view_gate = ViewGate(dim_model) if view_gating else None
-        if token_mode == "spatial":
+        if token_mode in (CELL_KEYS, SPATIAL):
             sine = ACTSinusoidalPositionEmbedding2d(dim_model // 2)
             for role in self.role_cameras:
                 rows, cols = role_grids[role]
@@ -198,6 +229,25 @@ class HeterogeneousCameraFusion(nn.Module):
                     f"cell_pos_{role}", cell_pos.flatten(2)[0].T.contiguous(), persistent=False
                 )
 
+    def _attention_inputs(
+        self, features: Mapping[str, tuple[Tensor, Tensor | None]], role_tokens: Mapping[str, Tensor]
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+        """Per role: queries (B, n_q, D), keys and values (B, n_k, D) of the cross-attention.
+
+        pooled_keys feeds the bare pooled tokens, as the original design does (and as its checkpoints
+        were trained); the cell modes add positions to queries and keys (DETR style), not to values.
+        """
+        if self.token_mode == POOLED_KEYS:
+            return dict(role_tokens), dict(role_tokens), dict(role_tokens)
+        queries, keys, values = {}, {}, {}
+        for role, cams in self.role_cameras.items():
+            query_pos = torch.cat([self._token_pos(c) for c in cams], dim=0)
+            key_pos = torch.cat([self.camera_embed[module_key(c)] + self._cell_pos(c) for c in cams], dim=0)
+            values[role] = torch.cat([features[c][1] for c in cams], dim=1)
+            queries[role] = role_tokens[role] + query_pos.unsqueeze(0)
+            keys[role] = values[role] + key_pos.unsqueeze(0)
+        return queries, keys, values
+
     def _tokens_of(self, cam: str) -> int:
         return self.extractors[self.camera_roles[cam]].num_tokens
 
@@ -205,26 +255,45 @@ class HeterogeneousCameraFusion(nn.Module):
         """Encoder tokens this module produces per sample."""
         return sum(self._tokens_of(c) for c in self.camera_keys)
 
-    def _camera_tokens(
+    def _camera_features(
         self, cam: str, feature_map: Tensor | None, dropped: Tensor | None, batch_size: int
-    ) -> Tensor:
-        """(B, n_tok, D) tokens of one camera: extracted, or the absent token where it is missing/dropped."""
+    ) -> tuple[Tensor, Tensor | None]:
+        """(tokens, cells) of one camera: extracted, or its absent token where it is missing/dropped.
+
+        An absent camera's cells (cell_keys mode) are its absent token at every cell: with the cell
+        positions added they stay distinct keys, and no extra parameters are needed.
+        """
+        absent = None if self.absent_token is None else self.absent_token[module_key(cam)].unsqueeze(0)
+        extractor = self.extractors[self.camera_roles[cam]]
         if feature_map is None:
-            if self.absent_token is None:
+            if absent is None:
                 raise ValueError(f"camera {cam!r} is missing and this policy has no absent-camera token.")
-            return self.absent_token[module_key(cam)].unsqueeze(0).expand(batch_size, -1, -1)
-        tokens = self.extractors[self.camera_roles[cam]](feature_map)
-        if dropped is not None and self.absent_token is not None:
-            absent = self.absent_token[module_key(cam)].unsqueeze(0)
-            tokens = torch.where(dropped[:, None, None], absent, tokens)
-        return tokens
+            tokens = absent.expand(batch_size, -1, -1)
+            if self.token_mode == SPATIAL:
+                return tokens, tokens
+            cells = tokens.expand(-1, extractor.num_cells, -1) if self.token_mode == CELL_KEYS else None
+            return tokens, cells
+        tokens, cells = extractor(feature_map)
+        if dropped is not None and absent is not None:
+            where = dropped[:, None, None]
+            if self.token_mode == SPATIAL:
+                tokens = cells = torch.where(where, absent, tokens)
+            else:
+                tokens = torch.where(where, absent, tokens)
+                if cells is not None:
+                    cells = torch.where(where, absent, cells)
+        return tokens, cells
 
     def _token_pos(self, cam: str) -> Tensor:
-        """(n_tok, D) position embedding of one camera's tokens."""
+        """(n_tok, D) position embedding of one camera's encoder tokens."""
         pos = self.camera_embed[module_key(cam)]
-        if self.token_mode == "spatial":
-            pos = pos + getattr(self, f"cell_pos_{self.camera_roles[cam]}")
+        if self.token_mode == SPATIAL:
+            pos = pos + self._cell_pos(cam)
         return pos
+
+    def _cell_pos(self, cam: str) -> Tensor:
+        """(n_cells, D) 2-D sine embedding of the camera's role grid."""
+        return getattr(self, f"cell_pos_{self.camera_roles[cam]}")
 
     def forward(
         self, feature_maps: Mapping[str, Tensor], dropped: Tensor | None = None
@@ -247,32 +316,27 @@ class HeterogeneousCameraFusion(nn.Module):
         if dropped is not None:
             present &= ~dropped
 
-        # 1. Role extractors: each camera's tokens, grouped by role -> (B, n_cams * n_tok, D).
-        cam_tokens = {
-            cam: self._camera_tokens(
+        # 1. Role extractors: each camera's tokens (and cells), grouped by role.
+        features = {
+            cam: self._camera_features(
                 cam, feature_maps.get(cam), None if dropped is None else dropped[:, i], batch_size
             )
             for i, cam in enumerate(self.camera_keys)
         }
         role_tokens = {
-            role: torch.cat([cam_tokens[c] for c in cams], dim=1) for role, cams in self.role_cameras.items()
+            role: torch.cat([features[c][0] for c in cams], dim=1) for role, cams in self.role_cameras.items()
         }
-        role_pos = {
-            role: torch.cat([self._token_pos(c) for c in cams], dim=0).unsqueeze(0)
-            for role, cams in self.role_cameras.items()
-        }
+        queries, keys, values = self._attention_inputs(features, role_tokens)
 
-        # 2. Directed cross-attention, one module per edge. Pooled mode feeds the bare tokens, as the
-        #    design does; spatial mode adds positions to queries and keys (DETR style) so that attention
-        #    can tell the cells apart.
+        # 2. Directed cross-attention, one module per edge: the query role's tokens attend over the
+        #    key role's keys (its cells, or its pooled tokens in pooled_keys mode).
         attended: dict[str, list[Tensor]] = {role: [] for role in self.role_cameras}
         self.last_attention = {}
         for q_role, k_role in self.edges:
-            query, key, value = role_tokens[q_role], role_tokens[k_role], role_tokens[k_role]
-            if self.token_mode == "spatial":
-                query, key = query + role_pos[q_role], key + role_pos[k_role]
             name = edge_module_key(q_role, k_role)
-            out, weights = self.cross_attention[name](query, key, value, need_weights=self.capture_attention)
+            out, weights = self.cross_attention[name](
+                queries[q_role], keys[k_role], values[k_role], need_weights=self.capture_attention
+            )
             if self.capture_attention:
                 self.last_attention[name] = weights.detach()  # (B, n_query_tokens, n_key_tokens)
             attended[q_role].append(out)

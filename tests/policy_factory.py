@@ -18,6 +18,14 @@ ALOHA_CAMERAS: dict[str, tuple[int, int]] = {
     "right_wrist": (64, 80),
 }
 ALOHA_ROLES = {"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"}
+# Grids that the tiny images fill (64x80 gives ResNet-18 a 2x3 map; the design's 6x6 needs 161x161).
+TINY_ROLE_GRIDS = {"wrist_detail": [2, 3], "wrist_context": [2, 2], "global_overview": [1, 2]}
+# The design's rig at the smallest sizes that fill its default grids (6x6, 4x4, 2x2).
+DESIGN_RIG_CAMERAS: dict[str, tuple[int, int]] = {
+    "top": (64, 64),
+    "left_wrist": (192, 192),
+    "right_wrist": (128, 128),
+}
 STATE_DIM = ACTION_DIM = 14
 CHUNK = 8
 
@@ -47,8 +55,15 @@ def make_config(
     config_cls: type[ACTConfig] = HeteroACTConfig,
     **overrides: Any,
 ) -> HeteroACTConfig:
-    """A tiny config; `config_cls=ACTConfig` gives LeRobot's ACT with the same settings for comparisons."""
+    """A tiny config; `config_cls=ACTConfig` gives LeRobot's ACT with the same settings for comparisons.
+
+    hetero_act configs get TINY_ROLE_GRIDS unless `role_grids` is given (`role_grids=None`: the defaults).
+    """
     kwargs = {**TINY, **overrides}
+    if issubclass(config_cls, HeteroACTConfig):
+        kwargs.setdefault("role_grids", {role: list(grid) for role, grid in TINY_ROLE_GRIDS.items()})
+        if kwargs["role_grids"] is None:
+            del kwargs["role_grids"]
     return config_cls(
         input_features=input_features(cameras),
         output_features={"action": PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},

@@ -9,7 +9,7 @@ import draccus
 import pytest
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.configs.train import TrainPipelineConfig
-from policy_factory import ALOHA_CAMERAS, make_config, make_policy
+from policy_factory import DESIGN_RIG_CAMERAS, make_config, make_policy
 
 from lerobot_hetero_act.camera_roles import CameraRoleError, default_role_for_camera
 from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
@@ -137,9 +137,12 @@ def test_shipped_policy_config_files_parse(path):
     assert isinstance(cfg, HeteroACTConfig)
     policy_cams = {k.removeprefix("observation.images."): v for k, v in cfg.camera_roles.items()}
     assert set(policy_cams) <= set(SIM_CAMERAS)
-    # A policy built from the shipped roles on ALOHA-named cameras resolves without error.
-    if set(policy_cams) == set(ALOHA_CAMERAS):
+    # A policy built from the shipped roles on ALOHA-named cameras at sizes that fill the grids resolves.
+    if set(policy_cams) == set(DESIGN_RIG_CAMERAS):
         policy = make_policy(
-            camera_roles=cfg.camera_roles, role_grids=cfg.role_grids, attention_edges=cfg.attention_edges
+            DESIGN_RIG_CAMERAS,
+            camera_roles=cfg.camera_roles,
+            role_grids=cfg.role_grids,
+            attention_edges=cfg.attention_edges,
         )
         assert set(policy.config.camera_roles.values()) <= set(cfg.role_grids)

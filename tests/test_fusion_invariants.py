@@ -1,8 +1,11 @@
-"""One test (or more) per defect of the design's sketch (shared/design/seed-review.md), plus the
-module-level guarantees issue 2 asks for: gradients everywhere, no stray parameters, save/load."""
+"""Invariants of the camera-fusion path (docs/design.md explains each): channels and roles come from
+the backbone and the camera names, every role and edge has its own weights, every camera token has
+its own position, every edge's attention chooses among several keys, the backbone exists once and
+runs once per image size, and every parameter learns."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.act.modeling_act import ACTPolicy
@@ -10,6 +13,7 @@ from policy_factory import (
     ALOHA_CAMERAS,
     ALOHA_ROLES,
     CHUNK,
+    DESIGN_RIG_CAMERAS,
     make_batch,
     make_config,
     make_policy,
@@ -32,20 +36,38 @@ def fusion(policy: HeteroACTPolicy) -> HeterogeneousCameraFusion:
     return policy.model.camera_fusion
 
 
-# Defect 1: channels hard-coded to 2048.
+DESIGN_EDGES = [
+    "wrist_detail__from__global_overview",
+    "wrist_detail__from__wrist_context",
+    "wrist_context__from__global_overview",
+    "wrist_context__from__wrist_detail",
+    "global_overview__from__wrist_detail",
+    "global_overview__from__wrist_context",
+]
+
+
+def design_rig_policy(**overrides) -> HeteroACTPolicy:
+    """The design's rig (one camera per role) with its default grids and the default token mode."""
+    return make_policy(DESIGN_RIG_CAMERAS, camera_roles=ALOHA_ROLES, role_grids=None, **overrides)
+
+
 def test_channels_come_from_the_backbone():
-    resnet18 = make_policy(camera_roles=ALOHA_ROLES)
+    resnet18 = design_rig_policy()
     assert fusion(resnet18).extractors["wrist_detail"].proj.in_features == 512 * 6 * 6
     assert fusion(resnet18).extractors["global_overview"].proj.in_features == 512 * 2 * 2
+    assert fusion(resnet18).extractors["wrist_detail"].cell_proj.in_features == 512
 
     cams = {"top": (64, 64), "wrist": (64, 64)}
-    resnet50 = make_policy(cams, vision_backbone="resnet50")
-    assert fusion(resnet50).extractors["wrist_detail"].proj.in_features == 2048 * 6 * 6
+    resnet50 = make_policy(
+        cams,
+        vision_backbone="resnet50",
+        role_grids={"wrist_detail": [2, 2], "wrist_context": [2, 2], "global_overview": [2, 2]},
+    )
+    assert fusion(resnet50).extractors["wrist_detail"].proj.in_features == 2048 * 2 * 2
     chunk = resnet50.predict_action_chunk(observation(make_batch(cams)))
     assert chunk.shape == (2, CHUNK, 14)
 
 
-# Defect 2: one LayerNorm shared by all roles.
 def test_each_role_has_its_own_layernorm_and_all_learn():
     policy = make_policy(camera_roles=ALOHA_ROLES)
     norms = {role: f.norm for role, f in fusion(policy).fusion.items()}
@@ -56,43 +78,34 @@ def test_each_role_has_its_own_layernorm_and_all_learn():
         assert norm.weight.grad is not None and norm.weight.grad.abs().sum() > 0, role
 
 
-# Defect 3: attention modules mis-wired (one module serving several directions).
 def test_one_attention_module_per_directed_edge():
     policy = make_policy(camera_roles=ALOHA_ROLES)
     attn = fusion(policy).cross_attention
-    assert set(attn) == {
-        "wrist_detail__from__global_overview",
-        "wrist_detail__from__wrist_context",
-        "wrist_context__from__global_overview",
-        "wrist_context__from__wrist_detail",
-        "global_overview__from__wrist_detail",
-        "global_overview__from__wrist_context",
-    }
+    assert set(attn) == set(DESIGN_EDGES)
     assert len({id(m) for m in attn.values()}) == 6
     params = [m.in_proj_weight.data_ptr() for m in attn.values()]
     assert len(set(params)) == 6
 
 
-def test_an_edge_module_changes_only_its_query_roles_tokens():
-    """Perturbing the global<-detail module must change the global camera's token and no other."""
+@pytest.mark.parametrize("edge", DESIGN_EDGES)
+def test_an_edge_module_changes_only_its_query_roles_tokens(edge):
+    """Perturbing one edge's module changes the query role's camera token and no other camera's."""
     policy = make_policy(camera_roles=ALOHA_ROLES, dropout=0.0).eval()
     model: HeteroACT = policy.model
     batch = make_batch(with_action=False)
     images = [batch[k] for k in policy.config.image_features]
     with torch.no_grad():
         before, _ = model.camera_tokens(images)
-        fusion(policy).cross_attention["global_overview__from__wrist_detail"].out_proj.bias.add_(1.0)
+        fusion(policy).cross_attention[edge].out_proj.bias.add_(1.0)
         after, _ = model.camera_tokens(images)
-    changed = [(before[i] - after[i]).abs().max().item() > 1e-6 for i in range(3)]
-    keys = list(policy.config.image_features)
-    assert dict(zip(keys, changed, strict=True)) == {
-        "observation.images.top": True,
-        "observation.images.left_wrist": False,
-        "observation.images.right_wrist": False,
+    changed = {
+        key.removeprefix("observation.images."): (before[i] - after[i]).abs().max().item() > 1e-6
+        for i, key in enumerate(policy.config.image_features)
     }
+    query_role = edge.split("__from__")[0]
+    assert changed == {cam: role == query_role for cam, role in ALOHA_ROLES.items()}
 
 
-# Defect 4: position embeddings read past the end of ACT's 1-D table.
 def test_every_camera_token_has_its_own_position_embedding():
     policy = make_policy(camera_roles=ALOHA_ROLES)
     model = policy.model
@@ -102,40 +115,70 @@ def test_every_camera_token_has_its_own_position_embedding():
     assert tokens.shape == (3, 2, 32) and pos.shape == (3, 1, 32)
     assert torch.unique(pos.squeeze(1), dim=0).shape[0] == 3  # one distinct embedding per camera
 
-    spatial = make_policy(camera_roles=ALOHA_ROLES, token_mode="spatial")
+    spatial = design_rig_policy(token_mode="spatial")
+    batch = make_batch(DESIGN_RIG_CAMERAS, with_action=False)
     tokens, pos = spatial.model.camera_tokens([batch[k] for k in spatial.config.image_features])
     assert tokens.shape[0] == pos.shape[0] == 36 + 16 + 4
     assert torch.unique(pos.squeeze(1), dim=0).shape[0] == 56
 
 
-# Defect 5: softmax over one key selects nothing.
-def _query_projection_grad(policy: HeteroACTPolicy, edge: str) -> torch.Tensor:
+def in_proj_grads(policy: HeteroACTPolicy, edge: str) -> dict[str, torch.Tensor]:
+    """Gradient of one edge's W_q, W_k, W_v (the three row blocks of MultiheadAttention's in_proj)."""
     mha = fusion(policy).cross_attention[edge]
+    grad = mha.in_proj_weight.grad
     d = mha.embed_dim
-    return mha.in_proj_weight.grad[:d]  # rows of W_q
+    return {"W_q": grad[:d], "W_k": grad[d : 2 * d], "W_v": grad[2 * d :]}
 
 
-def test_pooled_mode_with_one_camera_per_role_is_degenerate_as_documented():
-    """The design's default mode: one key per query, so W_q gets exactly zero gradient."""
-    policy = make_policy(camera_roles=ALOHA_ROLES)
-    backward_once(policy, make_batch())
-    assert torch.count_nonzero(_query_projection_grad(policy, "global_overview__from__wrist_detail")) == 0
+@pytest.mark.parametrize("token_mode", ["cell_keys", "spatial"])
+def test_every_edge_learns_where_to_look_in_the_design_rig(token_mode):
+    """One camera per role, default grids: each edge's query, key and value projections all get a
+    gradient, because the query attends over several keys (the key role's grid cells)."""
+    policy = design_rig_policy(token_mode=token_mode)
+    assert policy.config.token_mode == token_mode
+    backward_once(policy, make_batch(DESIGN_RIG_CAMERAS))
+    for edge in DESIGN_EDGES:
+        for block, grad in in_proj_grads(policy, edge).items():
+            assert torch.count_nonzero(grad) > 0, f"{edge} {block}"
 
 
-def test_attention_selects_when_there_are_several_keys():
-    """Two wrist cameras in one role, or spatial tokens: the query matters (W_q learns)."""
+def test_the_default_token_mode_attends_over_cells():
+    assert HeteroACTPolicy.config_class().token_mode == "cell_keys"
+    policy = design_rig_policy()
+    policy.model.camera_fusion.capture_attention = True
+    batch = make_batch(DESIGN_RIG_CAMERAS, with_action=False)
+    policy.predict_action_chunk(observation(batch))
+    weights = policy.model.camera_fusion.last_attention
+    # Keys per edge = the key role's grid cells; one query (the camera's token) per query role.
+    grid_cells = {"wrist_detail": 36, "wrist_context": 16, "global_overview": 4}
+    for edge in DESIGN_EDGES:
+        key_role = edge.split("__from__")[1]
+        assert weights[edge].shape == (2, 1, grid_cells[key_role])
+        assert not torch.allclose(weights[edge], torch.full_like(weights[edge], 1 / grid_cells[key_role]))
+
+
+def test_pooled_keys_mode_runs_each_edge_over_a_single_key():
+    """The original design's pooled tokens as keys: with one camera per role each softmax has one key,
+    so W_q and W_k never learn; kept as an option (checkpoints saved as `pooled` load into it)."""
+    policy = design_rig_policy(token_mode="pooled")
+    assert policy.config.token_mode == "pooled_keys"
+    backward_once(policy, make_batch(DESIGN_RIG_CAMERAS))
+    for edge in DESIGN_EDGES:
+        grads = in_proj_grads(policy, edge)
+        assert torch.count_nonzero(grads["W_q"]) == 0 and torch.count_nonzero(grads["W_k"]) == 0, edge
+        assert torch.count_nonzero(grads["W_v"]) > 0, edge
+
+
+def test_pooled_keys_selects_when_a_role_has_several_cameras():
     two_wrists = make_policy(
-        camera_roles={"top": "global_overview", "left_wrist": "wrist_detail", "right_wrist": "wrist_detail"}
+        camera_roles={"top": "global_overview", "left_wrist": "wrist_detail", "right_wrist": "wrist_detail"},
+        token_mode="pooled_keys",
     )
     backward_once(two_wrists, make_batch())
-    assert torch.count_nonzero(_query_projection_grad(two_wrists, "global_overview__from__wrist_detail")) > 0
-
-    spatial = make_policy(camera_roles=ALOHA_ROLES, token_mode="spatial")
-    backward_once(spatial, make_batch())
-    assert torch.count_nonzero(_query_projection_grad(spatial, "global_overview__from__wrist_detail")) > 0
+    grads = in_proj_grads(two_wrists, "global_overview__from__wrist_detail")
+    assert all(torch.count_nonzero(g) > 0 for g in grads.values())
 
 
-# Defect 6: backbone registered twice.
 def test_backbone_is_registered_once_and_safetensors_save_works(tmp_path):
     policy = make_policy(camera_roles=ALOHA_ROLES)
     state = policy.state_dict()
@@ -155,7 +198,6 @@ def test_backbone_is_registered_once_and_safetensors_save_works(tmp_path):
     assert not backbone_ids & {id(p) for p in groups[0]["params"]}
 
 
-# Defect 7: roles by position.
 def test_camera_order_in_the_dataset_does_not_change_which_weights_a_camera_uses():
     cams_a = ALOHA_CAMERAS
     cams_b = dict(reversed(list(ALOHA_CAMERAS.items())))
@@ -176,8 +218,8 @@ def test_roles_default_from_names_for_any_number_of_cameras():
     four = {
         "cam_high": (64, 64),
         "cam_low": (64, 64),
-        "cam_left_wrist": (48, 64),
-        "cam_right_wrist": (48, 64),
+        "cam_left_wrist": (64, 80),
+        "cam_right_wrist": (64, 80),
     }
     policy = make_policy(four)
     assert policy.config.camera_roles == {
@@ -194,7 +236,6 @@ def test_roles_default_from_names_for_any_number_of_cameras():
     assert "wrist_context" not in fusion(policy).extractors
 
 
-# Defects 8 and 9: a list of per-camera tensors of different sizes, equal sizes batched.
 def test_cameras_of_different_sizes_and_one_backbone_pass_per_size():
     policy = make_policy(camera_roles=ALOHA_ROLES).eval()
     calls: list[tuple[int, ...]] = []
@@ -203,7 +244,7 @@ def test_cameras_of_different_sizes_and_one_backbone_pass_per_size():
     )
     policy.predict_action_chunk(observation(make_batch(batch_size=3, with_action=False)))
     handle.remove()
-    assert sorted(calls) == sorted([(3, 3, 96, 128), (6, 3, 64, 80)])
+    assert sorted(calls) == sorted([(3, 3, *ALOHA_CAMERAS["top"]), (6, 3, *ALOHA_CAMERAS["left_wrist"])])
 
 
 def test_batched_backbone_pass_equals_per_camera_passes():
@@ -216,13 +257,18 @@ def test_batched_backbone_pass_equals_per_camera_passes():
             torch.testing.assert_close(maps[key], policy.model.backbone(img)["feature_map"])
 
 
-# Issue 2: gradients, stray parameters, save/load identity.
-def test_every_fusion_parameter_gets_a_nonzero_gradient():
-    for mode in ("pooled", "spatial"):
-        policy = make_policy(camera_roles=ALOHA_ROLES, token_mode=mode)
-        backward_once(policy, make_batch())
-        for name, param in fusion(policy).named_parameters():
-            assert param.grad is not None and param.grad.abs().sum() > 0, f"{mode}: {name}"
+@pytest.mark.parametrize("mode", ["cell_keys", "spatial"])
+def test_every_fusion_parameter_gets_a_gradient_in_every_slice(mode):
+    """Per tensor, and per q/k/v block of every attention projection (a dead query block must fail)."""
+    policy = design_rig_policy(token_mode=mode)
+    backward_once(policy, make_batch(DESIGN_RIG_CAMERAS))
+    for name, param in fusion(policy).named_parameters():
+        assert param.grad is not None and torch.count_nonzero(param.grad) > 0, f"{mode}: {name}"
+        if name.endswith("in_proj_weight") or name.endswith("in_proj_bias"):
+            for i, block in enumerate(param.grad.chunk(3, dim=0)):
+                if name.endswith("in_proj_bias") and i == 1:
+                    continue  # a key bias shifts every logit of a query equally: softmax ignores it
+                assert torch.count_nonzero(block) > 0, f"{mode}: {name} block {'qkv'[i]}"
 
 
 def test_parent_image_path_is_never_built():
@@ -235,7 +281,7 @@ def test_parent_image_path_is_never_built():
 
 
 def test_save_load_gives_identical_action_chunks(tmp_path):
-    for mode in ("pooled", "spatial"):
+    for mode in ("cell_keys", "pooled_keys", "spatial"):
         policy = make_policy(camera_roles=ALOHA_ROLES, token_mode=mode).eval()
         obs = observation(make_batch(with_action=False))
         before = policy.predict_action_chunk(obs)
