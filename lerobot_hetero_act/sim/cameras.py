@@ -114,3 +114,27 @@ def resolve_camera_sizes(
 def format_camera_sizes(sizes: Mapping[str, ImageSize]) -> str:
     """Inverse of `parse_camera_sizes`, for logs and sidecar files."""
     return ",".join(f"{name}={h}x{w}" for name, (h, w) in sizes.items())
+
+
+def recorder_camera_args(sizes: Mapping[str, ImageSize]) -> list[str]:
+    """`scripts/record_sim_demos.py` flags that record these cameras at these sizes."""
+    first = next(iter(sizes.values()))
+    return [
+        "--cameras",
+        ",".join(sizes),
+        "--image-size",
+        f"{first[0]}x{first[1]}",
+        "--camera-size",
+        format_camera_sizes(sizes),
+    ]
+
+
+def eval_env_camera_args(sizes: Mapping[str, ImageSize]) -> list[str]:
+    """`lerobot-eval --env.type=aloha_multicam` flags that render these cameras at these sizes."""
+    first = next(iter(sizes.values()))
+    return [
+        f"--env.cameras=[{','.join(sizes)}]",
+        f"--env.observation_height={first[0]}",
+        f"--env.observation_width={first[1]}",
+        f"--env.camera_sizes={format_camera_sizes(sizes)}",
+    ]

@@ -1,0 +1,1 @@
+"""Benchmarks of hetero_act against LeRobot ACT: learning (closed loop) and its statistics."""

@@ -1,0 +1,385 @@
+"""Learning benchmark: record scripted demos, train every model with the real `lerobot-train`, roll
+its checkpoints out with the real `lerobot-eval` in `aloha_multicam`, and keep small result files.
+
+A protocol (JSON, e.g. `configs/learning_benchmark_transfer_cube.json`) fixes everything the models
+share: data (task, episodes, record seed, camera sizes), training (steps, batch, checkpoint interval,
+common policy flags, seeds) and evaluation (seed, episodes per intermediate and final checkpoint). The
+models differ only in their own flags. Large artefacts (dataset, checkpoints, eval videos) live in the
+work directory (`outputs/...`); what a report needs (per-checkpoint eval summaries, the training log's
+loss and time per step, the exact commands) goes to the results directory, which is committed, so a
+lost machine costs a re-run, never a result.
+
+Training continues from its last checkpoint when rerun (LeRobot's `--resume=true`), and an eval
+that already has a summary is not rerun: every command here can be interrupted and repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..offline_run import REPO, lerobot_command, run_logged
+from ..sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
+from ..sim.task_spec import get_task
+
+CHECKPOINT_LINE = re.compile(r"Checkpoint policy after step (\d+)")
+LOG_LINE = re.compile(r"step:\S+ .*?(?<!\w)loss:([0-9.eE+-]+).*?updt_s:([0-9.]+) data_s:([0-9.]+)")
+
+
+@dataclass
+class LearningProtocol:
+    """What every model of one benchmark shares; see the module docstring."""
+
+    name: str
+    task: str = "transfer_cube"
+    episodes: int = 50
+    record_seed: int = 0
+    cameras: dict[str, str] = field(
+        default_factory=lambda: {"top": "120x160", "left_wrist": "192x256", "right_wrist": "120x160"}
+    )
+    steps: int = 6000
+    batch_size: int = 8
+    save_freq: int = 1000
+    log_freq: int = 50
+    num_workers: int = 0
+    train_seeds: list[int] = field(default_factory=lambda: [1000, 2000])
+    train_args: list[str] = field(default_factory=list)
+    """lerobot-train flags every model gets (dims, chunking, learning rates, backbone init, decoder)."""
+    hetero_args: list[str] = field(default_factory=list)
+    """Flags every hetero_act model gets (camera roles)."""
+    models: dict[str, list[str]] = field(default_factory=dict)
+    """Model name -> its own flags, starting with --policy.type=..."""
+    eval_seed: int = 100_000
+    eval_episodes: int = 20
+    final_eval_episodes: int = 50
+    eval_batch_size: int = 1
+    default_model: str = "hetero_cell_keys"
+    baseline_model: str = "act"
+
+    @classmethod
+    def from_file(cls, path: Path) -> LearningProtocol:
+        data = json.loads(Path(path).read_text())
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown protocol field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
+        protocol = cls(**data)
+        protocol.check()
+        return protocol
+
+    def check(self) -> None:
+        get_task(self.task, "task")
+        parse_camera_sizes(self.cameras, "cameras")
+        for name, args in self.models.items():
+            if not args or not args[0].startswith("--policy.type="):
+                raise ValueError(f"model {name!r}: its flags must start with --policy.type=act|hetero_act")
+        if self.eval_seed < self.record_seed + 10 * self.episodes:
+            raise ValueError(
+                f"eval_seed {self.eval_seed} is too close to the recorded seeds {self.record_seed}..: "
+                "training and eval seeds must be disjoint."
+            )
+
+    @property
+    def camera_sizes(self) -> dict[str, tuple[int, int]]:
+        return parse_camera_sizes(self.cameras, "cameras")
+
+    def model_args(self, model: str) -> list[str]:
+        if model not in self.models:
+            raise ValueError(f"unknown model {model!r}; this protocol has {sorted(self.models)}")
+        args = self.models[model]
+        extra = self.hetero_args if args[0] == "--policy.type=hetero_act" else []
+        return [args[0], *self.train_args, *extra, *args[1:]]
+
+
+@dataclass
+class BenchmarkPaths:
+    """Work directory (large, not committed) and results directory (small, committed) of a protocol."""
+
+    work: Path
+    results: Path
+
+    @property
+    def dataset(self) -> Path:
+        return self.work / "dataset"
+
+    def run_name(self, model: str, seed: int) -> str:
+        return f"{model}_seed{seed}"
+
+    def train_dir(self, model: str, seed: int) -> Path:
+        return self.work / "runs" / self.run_name(model, seed)
+
+    def result_dir(self, model: str, seed: int) -> Path:
+        return self.results / self.run_name(model, seed)
+
+    def eval_dir(self, model: str, seed: int, step: int) -> Path:
+        return self.work / "evals" / self.run_name(model, seed) / f"step{step:06d}"
+
+
+def dataset_repo_id(protocol: LearningProtocol) -> str:
+    return f"local/{protocol.name}"
+
+
+def record(protocol: LearningProtocol, paths: BenchmarkPaths, threads: int | None = None) -> None:
+    """Record the protocol's scripted demos (resumes an interrupted recording)."""
+    cmd = [
+        str(Path(lerobot_command("python"))),
+        str(REPO / "scripts/record_sim_demos.py"),
+        "--task",
+        protocol.task,
+        "--episodes",
+        str(protocol.episodes),
+        *recorder_camera_args(protocol.camera_sizes),
+        "--root",
+        str(paths.dataset),
+        "--seed",
+        str(protocol.record_seed),
+        "--repo-id",
+        dataset_repo_id(protocol),
+    ]
+    run_logged(cmd, paths.work / "logs/record.log", append=True, threads=threads)
+
+
+def completed_steps(train_dir: Path) -> int:
+    """Step of the run's last checkpoint (0 when there is none)."""
+    state = train_dir / "checkpoints/last/training_state/training_step.json"
+    return json.loads(state.read_text()).get("step", 0) if state.is_file() else 0
+
+
+def train_command(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> list[str]:
+    """The lerobot-train command of a fresh run."""
+    return [
+        lerobot_command("lerobot-train"),
+        f"--dataset.repo_id={dataset_repo_id(protocol)}",
+        f"--dataset.root={paths.dataset}",
+        f"--output_dir={paths.train_dir(model, seed)}",
+        f"--steps={protocol.steps}",
+        f"--batch_size={protocol.batch_size}",
+        f"--save_freq={protocol.save_freq}",
+        f"--log_freq={protocol.log_freq}",
+        f"--num_workers={protocol.num_workers}",
+        f"--seed={seed}",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--wandb.enable=false",
+        *protocol.model_args(model),
+    ]
+
+
+@dataclass
+class TrainTimeline:
+    """Per-run record of training progress that survives interruptions (results/<run>/training.json).
+
+    wall_s[step]: wall-clock seconds spent in lerobot-train to reach that checkpoint, summed over
+    resumed segments (work after the last checkpoint of a killed segment is redone and not counted).
+    compute_s[step]: the same from LeRobot's own per-step timers (update + data loading), which leave
+    out start-up and checkpoint writing. log: [step, loss, updt_s, data_s] per log line.
+    """
+
+    wall_s: dict[int, float] = field(default_factory=dict)
+    compute_s: dict[int, float] = field(default_factory=dict)
+    log: list[list[float]] = field(default_factory=list)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainTimeline:
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text())
+        return cls(
+            wall_s={int(k): v for k, v in data["wall_s"].items()},
+            compute_s={int(k): v for k, v in data["compute_s"].items()},
+            log=data["log"],
+            segments=data.get("segments", []),
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.replace(path)
+
+    def truncate(self, step: int) -> None:
+        """Forget what was logged after `step` (a resumed run redoes it)."""
+        self.log = [row for row in self.log if row[0] <= step]
+        self.wall_s = {s: v for s, v in self.wall_s.items() if s <= step}
+        self.compute_s = {s: v for s, v in self.compute_s.items() if s <= step}
+
+
+def train(
+    protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int, threads: int | None = None
+) -> Path:
+    """Train (or continue training) one model with one seed; returns the run directory."""
+    train_dir = paths.train_dir(model, seed)
+    result_dir = paths.result_dir(model, seed)
+    timeline_path = result_dir / "training.json"
+    start_step = completed_steps(train_dir)
+    if start_step >= protocol.steps:
+        print(f"[learning] {train_dir.name}: already trained to step {start_step}")
+        return train_dir
+    fresh = train_command(protocol, paths, model, seed)
+    result_dir.mkdir(parents=True, exist_ok=True)
+    (result_dir / "command.txt").write_text(shlex.join(_portable(fresh)) + "\n")
+    if start_step > 0:
+        config = train_dir / "checkpoints/last/pretrained_model/train_config.json"
+        cmd = [
+            lerobot_command("lerobot-train"),
+            f"--config_path={config}",
+            "--resume=true",
+            f"--steps={protocol.steps}",
+        ]
+    else:
+        if train_dir.exists():
+            shutil.rmtree(train_dir)  # died before its first checkpoint: start clean
+        cmd = fresh
+
+    timeline = TrainTimeline.load(timeline_path)
+    timeline.truncate(start_step)
+    base_wall = timeline.wall_s.get(start_step, 0.0)
+    base_compute = timeline.compute_s.get(start_step, 0.0)
+    state = {"step": start_step, "compute": base_compute}
+    segment_start = time.perf_counter()
+    timeline.segments.append({"from_step": start_step, "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def on_line(line: str) -> None:
+        if m := LOG_LINE.search(line):
+            state["step"] += protocol.log_freq
+            loss, updt, data = (float(v) for v in m.groups())
+            state["compute"] += protocol.log_freq * (updt + data)
+            timeline.log.append([state["step"], loss, updt, data])
+        elif m := CHECKPOINT_LINE.search(line):
+            step = int(m.group(1))
+            timeline.wall_s[step] = base_wall + time.perf_counter() - segment_start
+            timeline.compute_s[step] = state["compute"]
+            timeline.save(timeline_path)
+
+    try:
+        run_logged(
+            cmd,
+            paths.work / "logs" / f"train_{train_dir.name}.log",
+            on_line=on_line,
+            append=True,
+            threads=threads,
+        )
+    finally:
+        timeline.save(timeline_path)
+    return train_dir
+
+
+def checkpoint_steps(train_dir: Path) -> list[int]:
+    """Steps of the run's saved checkpoints, ascending."""
+    root = train_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit())
+
+
+def eval_command(
+    protocol: LearningProtocol, checkpoint: Path, output_dir: Path, n_episodes: int
+) -> list[str]:
+    return [
+        lerobot_command("lerobot-eval"),
+        f"--policy.path={checkpoint}",
+        "--policy.device=cpu",
+        "--env.type=aloha_multicam",
+        f"--env.task={get_task(protocol.task).gym_task}",
+        *eval_env_camera_args(protocol.camera_sizes),
+        f"--eval.n_episodes={n_episodes}",
+        f"--eval.batch_size={protocol.eval_batch_size}",
+        f"--seed={protocol.eval_seed}",
+        f"--output_dir={output_dir}",
+    ]
+
+
+def evaluate_checkpoint(
+    protocol: LearningProtocol,
+    paths: BenchmarkPaths,
+    model: str,
+    seed: int,
+    step: int,
+    threads: int | None = None,
+) -> Path:
+    """Roll one checkpoint out (20 episodes, 50 for the final step); writes results/<run>/eval_stepN.json."""
+    summary_path = paths.result_dir(model, seed) / f"eval_step{step:06d}.json"
+    if summary_path.is_file():
+        return summary_path
+    train_dir = paths.train_dir(model, seed)
+    checkpoint = train_dir / "checkpoints" / _step_dir_name(train_dir, step) / "pretrained_model"
+    n_episodes = protocol.final_eval_episodes if step >= protocol.steps else protocol.eval_episodes
+    out = paths.eval_dir(model, seed, step)
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = eval_command(protocol, checkpoint, out, n_episodes)
+    wall = run_logged(cmd, paths.work / "logs" / f"eval_{train_dir.name}_step{step}.log", threads=threads)
+    info = json.loads((out / "eval_info.json").read_text())
+    summary = summarize_eval_info(info)
+    summary.update(
+        {
+            "model": model,
+            "train_seed": seed,
+            "step": step,
+            "samples": step * protocol.batch_size,
+            "eval_seed": protocol.eval_seed,
+            "eval_wall_s": wall,
+            "command": shlex.join(_portable(cmd)),
+        }
+    )
+    summary_path.write_text(json.dumps(summary, indent=1))
+    return summary_path
+
+
+def evaluate_pending(
+    protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int, threads: int | None = None
+) -> None:
+    """Evaluate every finished checkpoint of a run that has no summary yet, oldest first (a checkpoint
+    counts as finished once LeRobot points `last` at it or past it, so a running training is safe)."""
+    train_dir = paths.train_dir(model, seed)
+    finished = completed_steps(train_dir)
+    for step in (s for s in checkpoint_steps(train_dir) if s <= finished):
+        evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads)
+
+
+def summarize_eval_info(info: dict[str, Any]) -> dict[str, Any]:
+    """Per-episode successes, max rewards and returns from lerobot-eval's eval_info.json."""
+    successes: list[bool] = []
+    max_rewards: list[float] = []
+    sum_rewards: list[float] = []
+    for task in info.get("per_task", []):
+        metrics = task.get("metrics", {})
+        successes += [bool(s) for s in metrics.get("successes", [])]
+        max_rewards += [float(r) for r in metrics.get("max_rewards", [])]
+        sum_rewards += [float(r) for r in metrics.get("sum_rewards", [])]
+    if not successes or len(successes) != len(max_rewards):
+        raise ValueError("eval_info.json holds no per-episode results (per_task[*].metrics)")
+    return {
+        "n_episodes": len(successes),
+        "n_success": sum(successes),
+        "successes": successes,
+        "max_rewards": max_rewards,
+        "sum_rewards": sum_rewards,
+    }
+
+
+def _step_dir_name(train_dir: Path, step: int) -> str:
+    for path in (train_dir / "checkpoints").iterdir():
+        if path.name.isdigit() and int(path.name) == step:
+            return path.name
+    raise FileNotFoundError(f"{train_dir}: no checkpoint for step {step}")
+
+
+def _portable(cmd: list[str]) -> list[str]:
+    """A command as a user would type it: console scripts by name, paths relative to the repo."""
+    out = []
+    for arg in cmd:
+        arg = arg.replace(str(REPO) + "/", "")
+        for name in ("lerobot-train", "lerobot-eval", "python"):
+            if arg == lerobot_command(name):
+                arg = name
+        out.append(arg)
+    return out

@@ -1,0 +1,325 @@
+"""Figures and the markdown section of the learning benchmark, generated from the committed results.
+
+Nothing here is typed by hand: every number and curve comes from the per-checkpoint eval summaries
+and training timelines that `benchmarks.learning` writes, so rerunning the report after more runs
+finish updates the document. The section replaces the text between LEARNING_BEGIN and LEARNING_END
+in docs/benchmarks.md (appended if the markers are missing).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..sim.task_spec import get_task
+from .learning import LearningProtocol, TrainTimeline
+from .stats import stage_rates, wilson_interval
+
+LEARNING_BEGIN = "<!-- learning-benchmark:begin -->"
+LEARNING_END = "<!-- learning-benchmark:end -->"
+TARGET_SUCCESS = 0.90
+TARGET_MINUTES = 90
+TARGET_MARGIN = 0.10
+
+
+@dataclass
+class EvalPoint:
+    step: int
+    samples: int
+    wall_min: float | None
+    n: int
+    k: int
+    stages: dict[str, float]
+    mean_return: float
+
+    @property
+    def rate(self) -> float:
+        return self.k / self.n
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.k, self.n)
+
+
+@dataclass
+class RunResult:
+    model: str
+    seed: int
+    command: str
+    points: list[EvalPoint] = field(default_factory=list)
+    loss: list[tuple[int, float]] = field(default_factory=list)
+    eval_command: str = ""
+
+
+def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
+    """Every run of the protocol that has results, ordered as the protocol lists its models."""
+    stages = get_task(protocol.task).reward_stages
+    runs = []
+    for model in protocol.models:
+        for seed_dir in sorted(results.glob(f"{model}_seed*")):
+            seed_text = seed_dir.name.removeprefix(f"{model}_seed")
+            if not seed_text.isdigit():
+                continue  # another model whose name starts with this one's
+            timeline = TrainTimeline.load(seed_dir / "training.json")
+            command = (
+                (seed_dir / "command.txt").read_text().strip() if (seed_dir / "command.txt").is_file() else ""
+            )
+            run = RunResult(model, int(seed_text), command, loss=[(int(r[0]), r[1]) for r in timeline.log])
+            for path in sorted(seed_dir.glob("eval_step*.json")):
+                s = json.loads(path.read_text())
+                wall = timeline.wall_s.get(s["step"])
+                run.points.append(
+                    EvalPoint(
+                        step=s["step"],
+                        samples=s["samples"],
+                        wall_min=None if wall is None else wall / 60,
+                        n=s["n_episodes"],
+                        k=s["n_success"],
+                        stages=stage_rates(s["max_rewards"], stages),
+                        mean_return=statistics.fmean(s["sum_rewards"]),
+                    )
+                )
+                run.eval_command = s["command"]
+            runs.append(run)
+    return runs
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def ci(point: EvalPoint) -> str:
+    lo, hi = point.interval
+    return f"{pct(point.rate)} ({point.k}/{point.n}; {pct(lo)}–{pct(hi)})"
+
+
+def plot_curves(protocol: LearningProtocol, runs: list[RunResult], figures: Path) -> list[Path]:
+    """Success vs steps and vs wall-clock (with Wilson bars), reward stages vs steps, training loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures.mkdir(parents=True, exist_ok=True)
+    written = []
+    colors = {m: f"C{i}" for i, m in enumerate(protocol.models)}
+    markers = ["o", "s", "^", "D"]
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for run in runs:
+        if not run.points:
+            continue
+        seed_ix = protocol.train_seeds.index(run.seed) if run.seed in protocol.train_seeds else 0
+        style = {"color": colors[run.model], "marker": markers[seed_ix % len(markers)], "capsize": 3}
+        label = f"{run.model} (seed {run.seed})"
+        rates = [p.rate * 100 for p in run.points]
+        err = [
+            [100 * (p.rate - p.interval[0]) for p in run.points],
+            [100 * (p.interval[1] - p.rate) for p in run.points],
+        ]
+        axes[0].errorbar([p.step for p in run.points], rates, yerr=err, label=label, **style)
+        timed = [(p, r, lo, hi) for p, r, lo, hi in zip(run.points, rates, *err, strict=True) if p.wall_min]
+        if timed:
+            axes[1].errorbar(
+                [p.wall_min for p, *_ in timed],
+                [r for _, r, _, _ in timed],
+                yerr=[[lo for *_, lo, _ in timed], [hi for *_, hi in timed]],
+                label=label,
+                **style,
+            )
+    axes[0].set(xlabel=f"training step (batch {protocol.batch_size})", ylabel="success rate (%)")
+    axes[1].set(xlabel="training wall-clock (min)")
+    axes[1].axhline(TARGET_SUCCESS * 100, color="grey", ls="--", lw=1)
+    axes[1].axvline(TARGET_MINUTES, color="grey", ls=":", lw=1)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.set_ylim(-3, 103)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{protocol.task}: closed-loop success in aloha_multicam (95% Wilson intervals)")
+    fig.tight_layout()
+    path = figures / f"{protocol.name}_success.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    stage_names = get_task(protocol.task).reward_stages
+    with_points = [r for r in runs if r.points]
+    if with_points:
+        fig, axes = plt.subplots(1, len(with_points), figsize=(3.3 * len(with_points), 3.2), sharey=True)
+        axes = axes if len(with_points) > 1 else [axes]
+        for ax, run in zip(axes, with_points, strict=True):
+            for i, stage in enumerate(stage_names):
+                ax.plot(
+                    [p.step for p in run.points],
+                    [100 * p.stages[stage] for p in run.points],
+                    marker="o",
+                    color=f"C{i}",
+                    label=stage,
+                )
+            ax.set(title=f"{run.model}\nseed {run.seed}", xlabel="step")
+            ax.title.set_fontsize(8)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("episodes reaching stage (%)")
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        path = figures / f"{protocol.name}_stages.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for run in runs:
+        if run.loss:
+            ax.plot(
+                [s for s, _ in run.loss],
+                [v for _, v in run.loss],
+                color=colors[run.model],
+                lw=0.8,
+                label=f"{run.model} (seed {run.seed})",
+            )
+    ax.set(xlabel="training step", ylabel="training loss (L1 + KL term)", yscale="log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = figures / f"{protocol.name}_loss.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def final_point(run: RunResult, protocol: LearningProtocol) -> EvalPoint | None:
+    finals = [p for p in run.points if p.step >= protocol.steps and p.n >= protocol.final_eval_episodes]
+    return finals[-1] if finals else None
+
+
+def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
+    """The issue's targets with met / not met, from final (>= final_eval_episodes) points only."""
+    default = [r for r in runs if r.model == protocol.default_model]
+    baseline = [r for r in runs if r.model == protocol.baseline_model]
+    rows = ["| target | measured | status |", "| --- | --- | --- |"]
+
+    within = [
+        (p, r.seed)
+        for r in default
+        for p in r.points
+        if p.n >= protocol.final_eval_episodes and p.wall_min is not None and p.wall_min <= TARGET_MINUTES
+    ]
+    if within:
+        best, seed = max(within, key=lambda x: x[0].rate)
+        met = best.rate >= TARGET_SUCCESS
+        rows.append(
+            f"| {protocol.default_model} ≥ {pct(TARGET_SUCCESS)} {protocol.task} success within "
+            f"{TARGET_MINUTES} min of training | {ci(best)} at step {best.step}, {best.wall_min:.0f} min "
+            f"(seed {seed}) | {'met' if met else 'not met'} |"
+        )
+    else:
+        rows.append(
+            f"| {protocol.default_model} ≥ {pct(TARGET_SUCCESS)} {protocol.task} success within "
+            f"{TARGET_MINUTES} min | no {protocol.final_eval_episodes}-episode eval yet | open |"
+        )
+
+    pairs = []
+    for run in default:
+        mine = final_point(run, protocol)
+        theirs = next((final_point(b, protocol) for b in baseline if b.seed == run.seed), None)
+        if mine and theirs:
+            pairs.append((run.seed, mine, theirs))
+    if pairs:
+        text = "; ".join(
+            f"seed {seed}: {pct(m.rate)} vs {pct(t.rate)} at step {m.step} "
+            f"({m.wall_min or float('nan'):.0f} vs {t.wall_min or float('nan'):.0f} min)"
+            for seed, m, t in pairs
+        )
+        met = all(m.rate >= t.rate + TARGET_MARGIN for _, m, t in pairs)
+        rows.append(
+            f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} at equal "
+            f"budget ({protocol.task}) | {text} | {'met' if met else 'not met'} |"
+        )
+    else:
+        rows.append(
+            f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} "
+            f"({protocol.task}) | final points of both not measured yet | open |"
+        )
+    return rows
+
+
+def render_section(
+    protocol: LearningProtocol, runs: list[RunResult], figure_paths: list[Path], doc: Path
+) -> str:
+    stage_names = get_task(protocol.task).reward_stages
+    lines = [
+        LEARNING_BEGIN,
+        f"## Learning benchmark: {protocol.task} (protocol `{protocol.name}`)",
+        "",
+        "*Generated by `python scripts/learning_benchmark.py report` from "
+        f"`docs/benchmark_results/{protocol.name}/`; do not edit by hand.*",
+        "",
+        f"Data: {protocol.episodes} scripted episodes (seeds {protocol.record_seed}–"
+        f"{protocol.record_seed + protocol.episodes - 1} or the next successful ones), cameras "
+        + ", ".join(f"`{c}` {s}" for c, s in protocol.cameras.items())
+        + f". Training: {protocol.steps} steps, batch {protocol.batch_size}, checkpoints every "
+        f"{protocol.save_freq}; shared flags `{' '.join(protocol.train_args)}`. Evaluation: `lerobot-eval "
+        f"--env.type=aloha_multicam` on seeds from {protocol.eval_seed} (disjoint from the demos), "
+        f"{protocol.eval_episodes} episodes per intermediate checkpoint, {protocol.final_eval_episodes} at "
+        "the final one. Success rates carry their 95% Wilson interval; reward stages are the share of "
+        f"episodes whose maximum reward reached {', '.join(f'{i + 1} ({n})' for i, n in enumerate(stage_names))}.",
+        "",
+        "Wall-clock is the time `lerobot-train` ran to reach the checkpoint (summed over resumed "
+        "segments), on this project's 2-core CPU machine, as logged with each run's conditions below.",
+        "",
+    ]
+    for path in figure_paths:
+        lines.append(f"![{path.stem}]({path.relative_to(doc.parent).as_posix()})")
+    lines += ["", "### Targets", "", *target_rows(protocol, runs), ""]
+    lines += [
+        "### Every evaluated checkpoint",
+        "",
+        "| model | seed | step | samples | wall-clock | success (k/n; 95% CI) | "
+        + " | ".join(stage_names)
+        + " | mean return |",
+        "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- |",
+    ]
+    for run in runs:
+        for p in run.points:
+            wall = f"{p.wall_min:.0f} min" if p.wall_min is not None else "–"
+            stages = " | ".join(pct(p.stages[s]) for s in stage_names)
+            lines.append(
+                f"| {run.model} | {run.seed} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
+                f"{p.mean_return:.1f} |"
+            )
+    lines += ["", "### Commands", ""]
+    for run in runs:
+        lines += [f"`{run.model}` seed {run.seed}:", "", "```bash", run.command]
+        if run.eval_command:
+            lines.append("# evaluation of one checkpoint:")
+            lines.append(run.eval_command)
+        lines += ["```", ""]
+    lines.append(LEARNING_END)
+    return "\n".join(lines)
+
+
+def write_learning_report(protocol: LearningProtocol, results: Path, doc: Path) -> Path:
+    """Regenerate the figures and the learning section of `doc`; returns `doc`."""
+    runs = load_runs(protocol, results)
+    figures = plot_curves(protocol, runs, doc.parent / "figures")
+    section = render_section(protocol, runs, figures, doc)
+    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
+    begin = LEARNING_BEGIN.replace("begin", f"begin {protocol.name}")
+    end = LEARNING_END.replace("end", f"end {protocol.name}")
+    section = section.replace(LEARNING_BEGIN, begin).replace(LEARNING_END, end)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.write_text(text)
+    summary: dict[str, Any] = {
+        f"{r.model}_seed{r.seed}": [(p.step, p.k, p.n) for p in r.points] for r in runs
+    }
+    print(json.dumps(summary))
+    return doc

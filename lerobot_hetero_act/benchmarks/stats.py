@@ -1,0 +1,26 @@
+"""Success rates with their uncertainty, and reward stages, from lerobot-eval's per-episode results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n, unlike p ± 2se)."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def stage_rates(max_rewards: Sequence[float], stage_names: Sequence[str]) -> dict[str, float]:
+    """Fraction of episodes that reached each reward stage (stage i = max reward >= i)."""
+    n = len(max_rewards)
+    return {
+        name: (sum(1 for r in max_rewards if r >= level) / n if n else float("nan"))
+        for level, name in enumerate(stage_names, start=1)
+    }

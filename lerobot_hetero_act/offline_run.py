@@ -1,0 +1,87 @@
+"""Run LeRobot's and this project's command lines as subprocesses, offline, with a log file.
+
+One runner for the demo and the benchmarks: every stage is the real `lerobot-train`, `lerobot-eval` or
+recorder command a user would type, so what they report is what the user gets. The environment is
+offline (`HF_HUB_OFFLINE=1`), renders MuJoCo through EGL, and can pin the number of torch threads
+(two torch processes at once on a 2-core machine each run several times slower unless each gets one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# Lines of a stage's output worth echoing to the terminal (progress, results, errors).
+PROGRESS_WORDS = ("step:", "Episode", "it/s", "s/it", "%|", "Error", "success", "Checkpoint", "pc_success")
+
+
+class StageFailedError(RuntimeError):
+    """A subprocess stage exited non-zero; the message holds the command and the log's last lines."""
+
+
+def offline_env(threads: int | None = None) -> dict[str, str]:
+    """os.environ plus the offline/rendering settings every stage runs with."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if threads is not None:
+        env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    return env
+
+
+def lerobot_command(name: str) -> str:
+    """Path of a LeRobot console script (`lerobot-train`, `lerobot-eval`) of this interpreter's env."""
+    return str(BIN / name)
+
+
+def run_logged(
+    cmd: Sequence[str],
+    log_path: Path,
+    *,
+    threads: int | None = None,
+    echo: Callable[[str], bool] | None = None,
+    on_line: Callable[[str], None] | None = None,
+    append: bool = False,
+    cwd: Path = REPO,
+) -> float:
+    """Run `cmd`, writing its output to `log_path`; return the wall time in seconds.
+
+    `echo(line)` decides which lines are also printed (default: progress lines); `on_line` sees every
+    line as it arrives (e.g. to time checkpoints). Raises StageFailedError with the log's tail on failure.
+    """
+    echo = echo or (lambda line: any(word in line for word in PROGRESS_WORDS))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"\n$ {' '.join(cmd)}\n  (log: {log_path})", flush=True)
+    start = time.perf_counter()
+    with log_path.open("a" if append else "w") as out:
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=offline_env(threads),
+            cwd=cwd,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            if on_line is not None:
+                on_line(line)
+            if echo(line):
+                print("  " + line.rstrip()[-160:], flush=True)
+        code = proc.wait()
+    if code != 0:
+        tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
+        raise StageFailedError(f"{cmd[0]} exited with {code}; last lines of {log_path}:\n{tail}")
+    return time.perf_counter() - start
