@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import torch
@@ -18,8 +19,17 @@ ALOHA_CAMERAS: dict[str, tuple[int, int]] = {
     "right_wrist": (64, 80),
 }
 ALOHA_ROLES = {"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"}
-# Grids that the tiny images fill (64x80 gives ResNet-18 a 2x3 map; the design's 6x6 needs 161x161).
-TINY_ROLE_GRIDS = {"wrist_detail": [2, 3], "wrist_context": [2, 2], "global_overview": [1, 2]}
+# Grids that the tiny images fill (48x64 gives ResNet-18 a 2x2 map; the design's 6x6 needs 161x161).
+TINY_ROLE_GRIDS = {"wrist_detail": [2, 2], "wrist_context": [2, 1], "global_overview": [1, 2]}
+# Grids for cameras of about 32x32 (a 1x1 or 1x2 ResNet-18 map).
+ONE_CELL_ROLE_GRIDS = {"wrist_detail": [1, 1], "wrist_context": [1, 1], "global_overview": [1, 1]}
+
+
+def role_grids_arg(grids: dict[str, list[int]] = TINY_ROLE_GRIDS) -> str:
+    """The lerobot-train flag that sets these grids."""
+    return f"--policy.role_grids={json.dumps(grids)}"
+
+
 # The design's rig at the smallest sizes that fill its default grids (6x6, 4x4, 2x2).
 DESIGN_RIG_CAMERAS: dict[str, tuple[int, int]] = {
     "top": (64, 64),

@@ -22,7 +22,7 @@ from dataset_factory import write_tiny_dataset
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.utils.feature_utils import dataset_to_policy_features
-from policy_factory import ALOHA_CAMERAS, ALOHA_ROLES, CHUNK, TINY
+from policy_factory import ALOHA_CAMERAS, ALOHA_ROLES, CHUNK, TINY, TINY_ROLE_GRIDS
 
 from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
@@ -57,8 +57,7 @@ def train_checkpoint(dataset_root: Path, out: Path, **options) -> Path:
         input_features={k: v for k, v in features.items() if k != "action"},
         output_features={"action": features["action"]},
         camera_roles=dict(ALOHA_ROLES),
-        **TINY,
-        **options,
+        **{"role_grids": TINY_ROLE_GRIDS, **TINY, **options},
     )
     torch.manual_seed(0)
     policy = HeteroACTPolicy(config)

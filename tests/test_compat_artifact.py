@@ -26,6 +26,7 @@ from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.checkpoint_checks import IncompatibleCheckpointError
+from lerobot_hetero_act.hetero_camera_fusion import LEGACY_TOKEN_MODES
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -105,11 +106,14 @@ def test_v0_1_checkpoint_predicts_the_recorded_chunk(loaded: tuple) -> None:
 
 
 def test_v0_1_config_fields_keep_their_values(loaded: tuple, tmp_path: Path) -> None:
-    """Every field v0.1 wrote is still read with the same value (new fields may only be added)."""
+    """Every field v0.1 wrote is still read with the same value (new fields may only be added); a
+    renamed value is read as its new name (token_mode "pooled" is now "pooled_keys")."""
     policy = loaded[0]
     policy.config._save_pretrained(tmp_path)
     resaved = json.loads((tmp_path / "config.json").read_text())
     stored = json.loads((ARTIFACT / "config.json").read_text())
+    assert stored["token_mode"] == "pooled" and resaved["token_mode"] == LEGACY_TOKEN_MODES["pooled"]
+    stored["token_mode"] = resaved["token_mode"]
     changed = {
         k: (v, resaved.get(k, "<missing>")) for k, v in stored.items() if resaved.get(k, "<missing>") != v
     }

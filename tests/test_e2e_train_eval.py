@@ -24,6 +24,7 @@ from dataset_factory import write_tiny_dataset
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
+from policy_factory import role_grids_arg
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
@@ -54,6 +55,7 @@ TINY_POLICY_ARGS = [
     "--policy.pretrained_backbone_weights=null",
     "--policy.device=cpu",
     "--policy.push_to_hub=false",
+    role_grids_arg(),
 ]
 # The video backend explicitly (pyav where torchcodec cannot load): no torchcodec traceback in the logs.
 TRAIN_RUN_ARGS = [

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 from dataset_factory import write_tiny_dataset
-from policy_factory import make_policy
+from policy_factory import ONE_CELL_ROLE_GRIDS, make_policy, role_grids_arg
 from safetensors.torch import load_file
 from test_hub import build_hf_cache
 
@@ -52,6 +52,7 @@ TRAIN_ARGS = [
     "--policy.pretrained_backbone_weights=null",
     "--policy.device=cpu",
     "--policy.push_to_hub=false",
+    role_grids_arg(ONE_CELL_ROLE_GRIDS),
     "--wandb.enable=false",
     "--num_workers=0",
     "--batch_size=2",

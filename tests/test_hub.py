@@ -32,7 +32,7 @@ from huggingface_hub.utils import filter_repo_objects
 from lerobot.envs.configs import EnvConfig
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.policies.pretrained import PreTrainedPolicy
-from policy_factory import make_config, make_policy
+from policy_factory import ALOHA_ROLES, DESIGN_RIG_CAMERAS, ONE_CELL_ROLE_GRIDS, make_config, make_policy
 
 from lerobot_hetero_act.checkpoint_checks import CheckpointError
 from lerobot_hetero_act.hub import hetero_act_model_card, sim_eval_env_args
@@ -211,7 +211,7 @@ def test_lerobot_train_push_uploads_model_processors_and_card(pushed_run: dict[s
     text = card.text
     assert "This is a **hetero_act** policy" in text
     assert "| `top` | `observation.images.top` | `global_overview` | 2x2 |" in text
-    assert "**Token mode:** `pooled`" in text
+    assert "**Token mode:** `cell_keys`" in text
     assert "**Cross-attention edges (query <- key):** none (a single role)" in text
     assert f"**Training dataset:** `{DATASET_REPO_ID}`" in text
     assert f"lerobot-eval \\\n  --policy.path={REPO_ID} \\" in text
@@ -281,7 +281,7 @@ def test_lerobot_eval_by_hub_id_offline(
 def test_card_generation_needs_no_hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """LeRobot's own card asks the Hub to validate (fails offline); hetero_act's does not."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    policy = make_policy({"top": (32, 32), "left_wrist": (24, 32)})
+    policy = make_policy({"top": (32, 32), "left_wrist": (24, 32)}, role_grids=ONE_CELL_ROLE_GRIDS)
     with pytest.raises(OfflineModeIsEnabled):
         PreTrainedPolicy.generate_model_card(policy, "user/ds", "hetero_act", None, None)
     card = policy.generate_model_card("user/ds", "hetero_act", None, ["mine"])
@@ -291,12 +291,7 @@ def test_card_generation_needs_no_hub_offline(monkeypatch: pytest.MonkeyPatch) -
 
 def test_card_lists_roles_edges_token_mode_and_env() -> None:
     """Three cameras, three roles, spatial tokens: every built edge and the training env's eval command."""
-    cameras = {"top": (32, 32), "left_wrist": (24, 32), "right_wrist": (24, 32)}
-    policy = make_policy(
-        cameras,
-        camera_roles={"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"},
-        token_mode="spatial",
-    )
+    policy = make_policy(DESIGN_RIG_CAMERAS, camera_roles=ALOHA_ROLES, role_grids=None, token_mode="spatial")
     train_config = {"steps": 100, "batch_size": 8, "env": {"type": "aloha", "task": "AlohaInsertion-v0"}}
     card = hetero_act_model_card(policy.config, "user/ds", repo_id="user/policy", train_config=train_config)
     text = card.text
@@ -309,8 +304,8 @@ def test_card_lists_roles_edges_token_mode_and_env() -> None:
     # gym-aloha renders only `top`: three cameras are evaluated in aloha_multicam at their own sizes.
     assert (
         "--policy.path=user/policy \\\n  --env.type=aloha_multicam --env.task=AlohaInsertion-v0 "
-        "--env.cameras=[top,left_wrist,right_wrist] --env.observation_height=32 --env.observation_width=32 "
-        "--env.camera_sizes=left_wrist=24x32,right_wrist=24x32 \\"
+        "--env.cameras=[top,left_wrist,right_wrist] --env.observation_height=64 --env.observation_width=64 "
+        "--env.camera_sizes=left_wrist=192x192,right_wrist=128x128 \\"
     ) in text
     assert "| Training steps | 100 |" in text
 
@@ -328,7 +323,7 @@ def load_push_script() -> ModuleType:
 def saved_pretrained(tmp_path: Path) -> Path:
     """A two-camera pretrained_model folder as lerobot-train writes it (policy + both processors)."""
     cameras = {"top": (32, 32), "left_wrist": (24, 32)}
-    policy = make_policy(cameras)
+    policy = make_policy(cameras, role_grids=ONE_CELL_ROLE_GRIDS)
     stats = {
         f"observation.images.{name}": {"mean": torch.zeros(3, 1, 1), "std": torch.ones(3, 1, 1)}
         for name in cameras

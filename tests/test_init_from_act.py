@@ -18,7 +18,7 @@ import pytest
 import torch
 from cli import run_logged
 from dataset_factory import write_tiny_dataset
-from policy_factory import ALOHA_CAMERAS, CHUNK, TINY, make_config
+from policy_factory import ALOHA_CAMERAS, CHUNK, TINY, make_config, role_grids_arg
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
@@ -53,6 +53,7 @@ def cli_policy_args(policy_type: str) -> list[str]:
         "--policy.pretrained_backbone_weights=null",
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
+        *([role_grids_arg()] if policy_type == "hetero_act" else []),
     ]
 
 

@@ -26,7 +26,7 @@ import pytest
 import torch
 from dataset_factory import write_tiny_dataset
 from lerobot.policies.factory import make_pre_post_processors
-from policy_factory import make_batch, make_policy
+from policy_factory import ONE_CELL_ROLE_GRIDS, make_batch, make_policy, role_grids_arg
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
@@ -90,6 +90,7 @@ def accelerate_train_command(dataset: Path, output_dir: Path, steps: int) -> lis
         "--policy.pretrained_backbone_weights=null",
         "--policy.device=cpu",
         "--policy.push_to_hub=false",
+        role_grids_arg(ONE_CELL_ROLE_GRIDS),
         "--dataset.repo_id=local/tiny_multicam",
         f"--dataset.root={dataset}",
         f"--output_dir={output_dir}",
