@@ -33,7 +33,6 @@ from pathlib import Path
 import torch
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from .configuration_hetero_act import HeteroACTConfig
 
@@ -63,27 +62,6 @@ class ChunkGraph(nn.Module):
         # ACT's list of images in config order; None for a camera left out of the graph (absent token).
         batch[OBS_IMAGES] = [batch.get(key) for key in self.camera_keys]
         return self.model(batch)[0]
-
-
-class _EvenChunk(TorchFunctionMode):
-    """Tensor.chunk into equal parts as unflatten + unbind, while torch.export traces the network.
-
-    Same values; the difference is symbolic: chunk's piece count, ceil(n*B / B), is a guard that
-    torch.export cannot prove for a symbolic batch B, so it would pin the batch to the example's
-    (the backbone output of equal-size cameras is chunked per camera). unflatten needs only n | n*B.
-    Chunks that do not split evenly run as they are.
-    """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func in (torch.Tensor.chunk, torch.chunk):
-            x = args[0]
-            chunks = args[1] if len(args) > 1 else kwargs["chunks"]
-            dim = (args[2] if len(args) > 2 else kwargs.get("dim", 0)) % x.ndim
-            if isinstance(x.shape[dim], int) and x.shape[dim] % chunks:
-                return func(*args, **kwargs)
-            return tuple(x.unflatten(dim, (chunks, x.shape[dim] // chunks)).unbind(dim))
-        return func(*args, **kwargs)
 
 
 def graph_input_names(config: HeteroACTConfig, missing_cameras: Sequence[str] = ()) -> list[str]:
@@ -195,7 +173,7 @@ def export_onnx(
     if exporter == "dynamo":
         try:
             batch = torch.export.Dim("batch", min=1, max=4096)
-            with _EvenChunk(), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 # The fusion keeps the view-gate weights for logging; on the exported copy that is moot.
                 warnings.filterwarnings("ignore", message=".*last_gate was assigned during export")
                 program = torch.export.export(

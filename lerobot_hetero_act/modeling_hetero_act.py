@@ -105,7 +105,9 @@ class HeteroACT(ACT):
         feature_maps: dict[str, Tensor] = {}
         for indices in groups.values():
             stacked = torch.cat([images[i] for i in indices], dim=0)
-            maps = self.backbone(stacked)["feature_map"].chunk(len(indices), dim=0)
+            # unflatten + unbind rather than chunk: same values, and an exported graph keeps a
+            # symbolic batch size (chunk's piece count is a guard torch.export cannot prove).
+            maps = self.backbone(stacked)["feature_map"].unflatten(0, (len(indices), -1)).unbind(0)
             feature_maps.update({keys[i]: m for i, m in zip(indices, maps, strict=True)})
         return feature_maps
 
