@@ -47,6 +47,8 @@ class HeteroACTConfig(ACTConfig):
             its former name) or "spatial" (every grid cell is an encoder token).
         view_gating: learn a per-sample weight per camera (softmax over cameras) that scales its tokens;
             the weights are logged as `gate_<camera>` in training and summarised per episode in eval.
+        view_gate_min_share: the least share of the total gate weight each present camera keeps
+            (must be below 1 / number of cameras); keeps the gate from collapsing onto one camera.
         camera_dropout: probability of dropping each camera per training sample (at least one camera
             is always kept); a learned per-camera "absent" token replaces it. A policy trained with
             camera_dropout > 0 also runs when a camera is missing at inference (and logs which).
@@ -61,6 +63,7 @@ class HeteroACTConfig(ACTConfig):
     attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
     token_mode: str = CELL_KEYS
     view_gating: bool = False
+    view_gate_min_share: float = 0.1
     camera_dropout: float = 0.0
     init_from_act: str | None = None
 
@@ -72,6 +75,8 @@ class HeteroACTConfig(ACTConfig):
         self.token_mode = LEGACY_TOKEN_MODES.get(self.token_mode, self.token_mode)
         if self.token_mode not in TOKEN_MODES:
             raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}.")
+        if not 0.0 <= self.view_gate_min_share < 1.0:
+            raise ValueError(f"view_gate_min_share must be in [0, 1), got {self.view_gate_min_share}.")
         if not 0.0 <= self.camera_dropout < 1.0:
             raise ValueError(f"camera_dropout must be in [0, 1), got {self.camera_dropout}.")
 
@@ -85,6 +90,11 @@ class HeteroACTConfig(ACTConfig):
                     f"camera {key!r} has shape {feature.shape}; expected (channels, height, width)."
                 )
         resolved = resolve_camera_roles(self.camera_roles, image_keys, self.role_grids)
+        if self.view_gating and image_keys and self.view_gate_min_share * len(image_keys) >= 1:
+            raise CameraRoleError(
+                f"view_gate_min_share = {self.view_gate_min_share} is not below 1 / {len(image_keys)} cameras; "
+                f"lower it (e.g. {0.3 / len(image_keys):.2f}) so the gate can still prefer a camera."
+            )
         validate_grids_fit_images(
             resolved,
             {key: tuple(f.shape[1:]) for key, f in self.image_features.items()},

@@ -121,18 +121,25 @@ class RoleFusion(nn.Module):
 class ViewGate(nn.Module):
     """Per-sample importance of each camera: softmax over cameras of a score of its mean fused token.
 
-    Weights are rescaled to average 1 over the present cameras, so gating at init leaves the tokens'
-    scale unchanged; absent cameras get weight 0.
+    Each present camera keeps at least `min_share` of the total weight: an unconstrained softmax gate
+    collapses onto one camera within a few hundred steps (measured: ~2.96 of 3 on one camera after
+    100 steps), after which the other cameras barely reach the encoder and their extractors stop
+    learning. Weights are rescaled to average 1 over the present cameras, so gating at init leaves the
+    tokens' scale unchanged; absent cameras get weight 0.
     """
 
-    def __init__(self, dim_model: int):
+    def __init__(self, dim_model: int, min_share: float = 0.0):
         super().__init__()
-        self.score = nn.Linear(dim_model, 1)
+        # No bias: one bias shared by every camera's score cancels in the softmax and never learns.
+        self.score = nn.Linear(dim_model, 1, bias=False)
+        self.min_share = min_share
 
     def forward(self, camera_summaries: Tensor, present: Tensor) -> Tensor:
         """camera_summaries (B, n_cams, D), present (B, n_cams) bool -> weights (B, n_cams)."""
         scores = self.score(camera_summaries).squeeze(-1).masked_fill(~present, float("-inf"))
-        return torch.softmax(scores, dim=-1) * present.sum(dim=-1, keepdim=True)
+        n_present = present.sum(dim=-1, keepdim=True)
+        shares = self.min_share + (1 - n_present * self.min_share) * torch.softmax(scores, dim=-1)
+        return shares * present * n_present
 
 
 class HeterogeneousCameraFusion(nn.Module):
@@ -158,6 +165,7 @@ class HeterogeneousCameraFusion(nn.Module):
         token_mode: str = CELL_KEYS,
         absent_tokens: bool = False,
         view_gating: bool = False,
+        view_gate_min_share: float = 0.0,
     ):
         super().__init__()
         if not camera_roles:
@@ -219,7 +227,7 @@ class HeterogeneousCameraFusion(nn.Module):
             if absent_tokens
             else None
         )
-        self.view_gate = ViewGate(dim_model) if view_gating else None
+        self.view_gate = ViewGate(dim_model, view_gate_min_share) if view_gating else None
         if token_mode in (CELL_KEYS, SPATIAL):
             sine = ACTSinusoidalPositionEmbedding2d(dim_model // 2)
             for role in self.role_cameras:

@@ -88,6 +88,7 @@ class HeteroACT(ACT):
             token_mode=config.token_mode,
             absent_tokens=config.camera_dropout > 0,
             view_gating=config.view_gating,
+            view_gate_min_share=config.view_gate_min_share,
         )
 
     def camera_feature_maps(self, images: Sequence[Tensor | None]) -> dict[str, Tensor]:

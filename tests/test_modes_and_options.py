@@ -65,6 +65,28 @@ def test_view_gate_weights_are_per_sample_and_logged():
     assert abs(sum(loss_dict[f"gate_{c}"] for c in ALOHA_CAMERAS) - 3.0) < 1e-4
 
 
+@pytest.mark.parametrize("min_share", [0.0, 0.1, 0.3])
+def test_view_gate_keeps_every_camera_above_its_minimum_share(min_share):
+    """A gate whose scores favour one camera overwhelmingly still leaves each camera min_share of the
+    weight (min_share 0 is the unconstrained softmax, which collapses: the control)."""
+    policy = make_policy(camera_roles=ALOHA_ROLES, view_gating=True, view_gate_min_share=min_share).eval()
+    gate = policy.model.camera_fusion.view_gate
+    with torch.no_grad():
+        gate.score.weight.zero_()
+        summaries = torch.zeros(2, 3, gate.score.in_features)
+        summaries[:, 0, 0] = 1.0
+        gate.score.weight[0, 0] = 1e4  # camera 0's score dwarfs the others'
+        weights = gate(summaries, torch.ones(2, 3, dtype=torch.bool))
+    shares = weights / weights.sum(dim=1, keepdim=True)
+    torch.testing.assert_close(shares[:, 1:], torch.full((2, 2), min_share))
+    torch.testing.assert_close(weights.sum(dim=1), torch.full((2,), 3.0))
+
+
+def test_view_gate_min_share_must_leave_room_to_prefer_a_camera():
+    with pytest.raises(ValueError, match=r"view_gate_min_share = 0.4 is not below 1 / 3 cameras"):
+        make_policy(camera_roles=ALOHA_ROLES, view_gating=True, view_gate_min_share=0.4)
+
+
 def test_view_gate_is_summarised_per_episode_in_eval(caplog):
     policy = make_policy(camera_roles=ALOHA_ROLES, view_gating=True, n_action_steps=1).eval()
     obs = observation(make_batch(batch_size=1, with_action=False))
