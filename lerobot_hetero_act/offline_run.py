@@ -18,8 +18,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# Lines of a stage's output worth echoing to the terminal (progress, results, errors).
-PROGRESS_WORDS = ("step:", "Episode", "it/s", "s/it", "%|", "Error", "success", "Checkpoint", "pc_success")
+# Lines of a stage's output worth echoing to the terminal (results, errors, LeRobot's log lines);
+# progress-bar lines (tqdm) are echoed at most every PROGRESS_BAR_PERIOD_S seconds.
+RESULT_WORDS = ("step:", "Error", "success", "Checkpoint", "Saved", "Traceback")
+PROGRESS_BAR_MARK = "%|"
+PROGRESS_BAR_PERIOD_S = 30.0
 
 
 class StageFailedError(RuntimeError):
@@ -44,6 +47,21 @@ def lerobot_command(name: str) -> str:
     return str(BIN / name)
 
 
+def _default_echo() -> Callable[[str], bool]:
+    last_bar = [-PROGRESS_BAR_PERIOD_S]
+
+    def echo(line: str) -> bool:
+        if PROGRESS_BAR_MARK in line:
+            now = time.monotonic()
+            if now - last_bar[0] >= PROGRESS_BAR_PERIOD_S or "100%|" in line:
+                last_bar[0] = now
+                return True
+            return False
+        return any(word in line for word in RESULT_WORDS)
+
+    return echo
+
+
 def run_logged(
     cmd: Sequence[str],
     log_path: Path,
@@ -59,7 +77,7 @@ def run_logged(
     `echo(line)` decides which lines are also printed (default: progress lines); `on_line` sees every
     line as it arrives (e.g. to time checkpoints). Raises StageFailedError with the log's tail on failure.
     """
-    echo = echo or (lambda line: any(word in line for word in PROGRESS_WORDS))
+    echo = echo or _default_echo()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"\n$ {' '.join(cmd)}\n  (log: {log_path})", flush=True)
     start = time.perf_counter()

@@ -1,79 +1,84 @@
-"""The demo orchestration's own logic: presets, loss-log parsing, report writing (the full demo run
-itself is the README's first command, timed in the closing notes, not part of the suite)."""
+"""The demo's own logic: presets become a one-model run of the benchmark protocol, and the report says
+what the run's files say (the full demo is the README's first command, timed in the closing notes)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from lerobot_hetero_act.benchmarks.learning import BenchmarkPaths, TrainTimeline
+from lerobot_hetero_act.demo import DemoConfig, write_report
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load_demo():
-    spec = importlib.util.spec_from_file_location("demo", REPO / "scripts/demo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["demo"] = module  # dataclasses resolve string annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+def test_default_demo_is_the_benchmark_protocol_with_the_demo_budget():
+    cfg = DemoConfig()
+    protocol = cfg.to_protocol()
+    base = json.loads((REPO / cfg.protocol).read_text())
+    assert protocol.cameras == base["cameras"]
+    assert protocol.train_args == base["train_args"]
+    assert list(protocol.models) == [base["default_model"]]
+    assert (protocol.steps, protocol.episodes, protocol.final_eval_episodes) == (cfg.steps, cfg.episodes, 20)
 
 
-def test_gpu_preset_parses_and_differs_from_the_cpu_default():
-    demo = load_demo()
-    gpu = demo.DemoConfig.from_file(REPO / "configs/demo_gpu.json")
-    cpu = demo.DemoConfig()
-    assert gpu.device == "cuda" and cpu.device == "cpu"
-    assert gpu.steps > 100 * cpu.steps and gpu.episodes >= 50
-    assert all(size == "480x640" for size in gpu.cameras.values())
+def test_gpu_preset_overrides_sizes_device_and_learning_rate():
+    gpu = DemoConfig.from_file(REPO / "configs/demo_gpu.json").to_protocol()
+    assert gpu.device == "cuda" and gpu.steps >= 50 * DemoConfig().steps
+    assert set(gpu.cameras.values()) == {"480x640"}
+    args = gpu.model_args(gpu.default_model)
+    assert args.index("--policy.optimizer_lr=1e-5") > args.index("--policy.optimizer_lr=1e-4")  # last wins
 
 
-def test_unknown_preset_field_is_named(tmp_path: Path):
-    demo = load_demo()
+def test_unknown_preset_field_and_unknown_model_are_named(tmp_path: Path):
     bad = tmp_path / "preset.json"
     bad.write_text(json.dumps({"stepz": 10}))
-    with pytest.raises(SystemExit, match="stepz"):
-        demo.DemoConfig.from_file(bad)
+    with pytest.raises(ValueError, match="stepz"):
+        DemoConfig.from_file(bad)
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        DemoConfig(model="nope").to_protocol()
 
 
-def test_loss_curve_reads_lerobot_train_log_lines(tmp_path: Path):
-    demo = load_demo()
-    log = tmp_path / "train.log"
-    log.write_text(
-        "INFO 2026-11-24 04:35:20 ot_train.py:641 step:10 smpl:80 ep:0 epch:0.02 loss:26.181 grdn:284.915\n"
-        "noise line\n"
-        "INFO 2026-11-24 04:37:48 ot_train.py:641 step:1K smpl:8K ep:0 epch:0.03 loss:6.997 grdn:117.712\n"
+def _fake_eval(step: int, successes: list[bool], max_rewards: list[float]) -> dict:
+    return {
+        "n_episodes": len(successes),
+        "n_success": sum(successes),
+        "successes": successes,
+        "max_rewards": max_rewards,
+        "sum_rewards": [10.0 * r for r in max_rewards],
+        "step": step,
+        "samples": step * 8,
+        "command": "lerobot-eval ...",
+    }
+
+
+def test_report_states_the_runs_own_success_and_stages(tmp_path: Path):
+    cfg = DemoConfig(steps=20, save_freq=10, final_eval_episodes=4)
+    protocol = cfg.to_protocol()
+    paths = BenchmarkPaths(work=tmp_path, results=tmp_path / "results")
+    run = paths.result_dir(protocol.default_model, cfg.seed)
+    run.mkdir(parents=True)
+    TrainTimeline(wall_s={10: 5.0, 20: 10.0}, log=[[10, 2.0, 0.1, 0.1], [20, 1.0, 0.1, 0.1]]).save(
+        run / "training.json"
     )
-    assert demo.loss_curve(log) == [(10, 26.181), (1000, 6.997)]
+    (run / "eval_step000010.json").write_text(json.dumps(_fake_eval(10, [False], [1.0])))
+    final = _fake_eval(20, [True, True, False, False], [4.0, 4.0, 2.0, 0.0])
+    (run / "eval_step000020.json").write_text(json.dumps(final))
+    videos = paths.eval_dir(protocol.default_model, cfg.seed, 20) / "videos"
+    videos.mkdir(parents=True)
+    (videos / "eval_episode_0.mp4").write_bytes(b"\x00")
+    paths.dataset.mkdir()
+    (paths.dataset / "recording_summary.json").write_text(json.dumps({"saved": 3, "attempted": 3}))
 
-
-def test_report_summarises_eval_and_recording(tmp_path: Path):
-    demo = load_demo()
-    cfg = demo.DemoConfig(steps=20)
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs/train.log").write_text("step:10 smpl:80 loss:2.0\nstep:20 smpl:160 loss:1.0\n")
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
-    (dataset / "recording_summary.json").write_text(
-        json.dumps({"saved": 12, "attempted": 12, "success_rate": 1.0})
-    )
-    eval_dir = tmp_path / "eval"
-    (eval_dir / "videos/aloha_multicam_0").mkdir(parents=True)
-    (eval_dir / "videos/aloha_multicam_0/eval_episode_0.mp4").write_bytes(b"\x00")
-    metrics = {"sum_rewards": [3.0], "max_rewards": [1.0], "successes": [False], "video_paths": []}
-    per_task = [
-        {"task_group": "aloha_multicam", "task_id": 0, "metrics": metrics}
-    ]  # lerobot-eval 0.6.1's layout
-    overall = {"pc_success": 0.0, "avg_sum_reward": 3.0, "n_episodes": 1}
-    (eval_dir / "eval_info.json").write_text(json.dumps({"per_task": per_task, "overall": overall}))
-    report = demo.write_report(
-        cfg, tmp_path, dataset, tmp_path / "ckpt", eval_dir, {"record": 1, "train": 2, "eval": 3}
-    )
+    report = write_report(cfg, protocol, paths, {"record": 60, "train": 120, "eval": 30})
     text = (report / "report.md").read_text()
-    assert "12 episodes kept of 12 attempted" in text and "success 0.0% over 1 episodes" in text
-    assert "| 0 | 100000 | 3.0 | 1.0 | False |" in text
-    assert (report / "training_loss.png").stat().st_size > 1000
+    assert "**Result: 2 of 4 evaluation episodes succeeded (50%, 95% Wilson interval 15–85%)**" in text
+    assert "touched 75%, lifted 75%, transfer attempted 50%, transferred 50%" in text
+    assert "| 10 | 0/1 | 100% | 0% | 0% | 0% |" in text
+    assert "| 3 | 100003 | 0 | 0 (none) | no |" in text
+    assert "3 episodes kept of 3 attempted" in text and "last logged loss 1.000" in text
+    assert (report / "curves.png").stat().st_size > 1000
     assert (report / "videos/eval_episode_0.mp4").is_file()
-    assert json.loads((report / "summary.json").read_text())["loss_curve"] == [[10, 2.0], [20, 1.0]]
+    assert [p["step"] for p in json.loads((report / "summary.json").read_text())["evals"]] == [10, 20]

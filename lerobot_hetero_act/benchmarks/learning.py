@@ -59,6 +59,7 @@ class LearningProtocol:
     eval_episodes: int = 20
     final_eval_episodes: int = 50
     eval_batch_size: int = 1
+    device: str = "cpu"
     default_model: str = "hetero_cell_keys"
     baseline_model: str = "act"
 
@@ -165,7 +166,7 @@ def train_command(protocol: LearningProtocol, paths: BenchmarkPaths, model: str,
         f"--log_freq={protocol.log_freq}",
         f"--num_workers={protocol.num_workers}",
         f"--seed={seed}",
-        "--policy.device=cpu",
+        f"--policy.device={protocol.device}",
         "--policy.push_to_hub=false",
         "--wandb.enable=false",
         *protocol.model_args(model),
@@ -286,7 +287,7 @@ def eval_command(
     return [
         lerobot_command("lerobot-eval"),
         f"--policy.path={checkpoint}",
-        "--policy.device=cpu",
+        f"--policy.device={protocol.device}",
         "--env.type=aloha_multicam",
         f"--env.task={get_task(protocol.task).gym_task}",
         *eval_env_camera_args(protocol.camera_sizes),

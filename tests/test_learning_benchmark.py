@@ -1,0 +1,129 @@
+"""The learning benchmark's bookkeeping: intervals, reward stages, LeRobot log parsing, resumable
+timelines, and a report whose target verdicts follow the numbers (the runs themselves are hours of CPU
+and live in docs/benchmark_results/)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from lerobot_hetero_act.benchmarks.learning import (
+    LOG_LINE,
+    BenchmarkPaths,
+    LearningProtocol,
+    TrainTimeline,
+    summarize_eval_info,
+    train_command,
+)
+from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
+from lerobot_hetero_act.benchmarks.stats import stage_rates, wilson_interval
+
+REPO = Path(__file__).resolve().parents[1]
+PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "expected"),
+    [(5, 10, (0.2366, 0.7634)), (0, 20, (0.0, 0.1611)), (50, 50, (0.9287, 1.0)), (45, 50, (0.7864, 0.9565))],
+)
+def test_wilson_interval_matches_published_values(k, n, expected):
+    lo, hi = wilson_interval(k, n)
+    assert lo == pytest.approx(expected[0], abs=1e-4) and hi == pytest.approx(expected[1], abs=1e-4)
+
+
+def test_stage_rates_count_episodes_reaching_each_level():
+    rates = stage_rates([0, 1, 2, 4, 4], ("touched", "lifted", "attempted", "transferred"))
+    assert rates == {"touched": 0.8, "lifted": 0.6, "attempted": 0.4, "transferred": 0.4}
+
+
+def test_log_line_reads_total_loss_not_a_sub_loss():
+    line = (
+        "INFO 2026-11-25 16:44:14 ot_train.py:641 step:1K smpl:8K ep:20 epch:0.40 loss:0.512 grdn:12.0 "
+        "lr:1.0e-04 updt_s:0.874 data_s:0.159 smp/s:8 l1_loss:0.300 kld_loss:0.021"
+    )
+    assert LOG_LINE.search(line).groups() == ("0.512", "0.874", "0.159")
+
+
+def test_protocol_refuses_eval_seeds_overlapping_the_demos(tmp_path: Path):
+    data = json.loads(PROTOCOL.read_text())
+    data["eval_seed"] = data["record_seed"] + 5
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="disjoint"):
+        LearningProtocol.from_file(path)
+
+
+def test_every_model_trains_with_the_shared_flags_and_hetero_models_with_the_roles():
+    protocol = LearningProtocol.from_file(PROTOCOL)
+    paths = BenchmarkPaths(Path("/w"), Path("/r"))
+    act = train_command(protocol, paths, "act", 1)
+    hetero = train_command(protocol, paths, "hetero_cell_keys", 1)
+    for flag in protocol.train_args:
+        assert flag in act and flag in hetero
+    assert not any("camera_roles" in a for a in act)
+    assert any("camera_roles" in a for a in hetero)
+
+
+def test_timeline_forgets_steps_a_resumed_run_redoes(tmp_path: Path):
+    timeline = TrainTimeline(wall_s={1000: 60.0, 2000: 130.0}, log=[[1000, 1.0, 0, 0], [1500, 0.9, 0, 0]])
+    timeline.truncate(1000)
+    assert timeline.wall_s == {1000: 60.0} and timeline.log == [[1000, 1.0, 0, 0]]
+    timeline.save(tmp_path / "t.json")
+    assert TrainTimeline.load(tmp_path / "t.json").wall_s == {1000: 60.0}
+
+
+def test_eval_summary_needs_per_episode_results():
+    info = {
+        "per_task": [{"metrics": {"successes": [True, False], "max_rewards": [4, 1], "sum_rewards": [9, 1]}}]
+    }
+    assert summarize_eval_info(info)["n_success"] == 1
+    with pytest.raises(ValueError, match="per-episode"):
+        summarize_eval_info({"per_task": []})
+
+
+def _write_run(results: Path, model: str, seed: int, points: dict[int, tuple[int, int]], minutes: float):
+    run = results / f"{model}_seed{seed}"
+    run.mkdir(parents=True)
+    steps = sorted(points)
+    TrainTimeline(
+        wall_s={s: minutes * 60 * s / steps[-1] for s in steps}, log=[[s, 1.0, 0, 0] for s in steps]
+    ).save(run / "training.json")
+    (run / "command.txt").write_text(f"lerobot-train --policy.type={model}\n")
+    for step, (k, n) in points.items():
+        summary = {
+            "n_episodes": n,
+            "n_success": k,
+            "successes": [True] * k + [False] * (n - k),
+            "max_rewards": [4.0] * k + [1.0] * (n - k),
+            "sum_rewards": [1.0] * n,
+            "step": step,
+            "samples": step * 8,
+            "command": "lerobot-eval ...",
+        }
+        (run / f"eval_step{step:06d}.json").write_text(json.dumps(summary))
+
+
+def test_report_verdicts_follow_the_final_points_and_keep_the_rest_of_the_doc(tmp_path: Path):
+    protocol = dataclasses.replace(LearningProtocol.from_file(PROTOCOL), steps=2000)
+    results = tmp_path / "results"
+    _write_run(results, "act", 1000, {1000: (2, 20), 2000: (20, 50)}, minutes=80)
+    _write_run(results, "hetero_cell_keys", 1000, {1000: (5, 20), 2000: (46, 50)}, minutes=85)
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\nTiming text that must stay.\n")
+
+    write_learning_report(protocol, results, doc)
+    text = doc.read_text()
+    assert "Timing text that must stay." in text
+    assert "| 92% (46/50; 81%–97%) at step 2000, 85 min (seed 1000) | met |" in text
+    assert "seed 1000: 92% vs 40% at step 2000 (85 vs 80 min) | met |" in text
+    assert (tmp_path / "figures" / f"{protocol.name}_success.png").stat().st_size > 1000
+
+    # A second report replaces its own section instead of appending another.
+    _write_run(results, "act", 2000, {2000: (49, 50)}, minutes=80)
+    write_learning_report(protocol, results, doc)
+    text = doc.read_text()
+    assert text.count("## Learning benchmark") == 1
+    assert "| act | 2000 | 2000 |" in text
