@@ -21,9 +21,8 @@ SAFETENSORS = "model.safetensors"
 class ActInitReport:
     source: str
     loaded: list[str] = field(default_factory=list)
-    new: list[str] = field(
-        default_factory=list
-    )  # in hetero_act, not in the ACT checkpoint (or shape differs)
+    # In hetero_act but not in the ACT checkpoint; a name in both with another shape is a shape_mismatch.
+    new: list[str] = field(default_factory=list)
     shape_mismatch: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)  # in the ACT checkpoint, no place in hetero_act
 

@@ -1,8 +1,9 @@
 """Camera roles and directed role edges: parsing, name-based defaults and validation.
 
 Roles come from camera *names*, never from the position of a camera in the dataset: LeRobot orders
-image features by dataset key, so an index-based role would silently change with the key order
-(defect 7 of the seed sketch). Everything here is pure Python so that a config can be validated
+image features by dataset key, so an index-based role would silently change with the key order.
+The feature key of a camera (`observation.images.<name>`, LeRobot's OBS_IMAGES) is built and split
+only by `camera_key` / `camera_short_name`. Everything here is pure Python so that a config can be validated
 before any tensor is built, and every error names the camera, role or edge at fault.
 """
 
@@ -134,6 +135,28 @@ def validate_grids_fit_images(
             )
 
 
+def validate_role_image_sizes(
+    role_image_sizes: Mapping[str, Sequence[int] | None], roles: Iterable[str]
+) -> None:
+    """Every sized role is defined and its size is null or two positive integers [height, width]."""
+    roles = set(roles)
+    for role, size in role_image_sizes.items():
+        if role not in roles:
+            raise CameraRoleError(
+                f"role_image_sizes: role {role!r} is not defined. Defined roles (role_grids): {sorted(roles)}."
+            )
+        ok = size is None or (
+            isinstance(size, Sequence)
+            and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+        )
+        if not ok:
+            raise CameraRoleError(
+                f"role_image_sizes[{role!r}] = {size!r}: give [height, width] as two positive integers "
+                "(e.g. [192, 256]) or null for the cameras' native size."
+            )
+
+
 def validate_edges(edges: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
     """Parse the edges and check each names defined roles, is not a self-loop and is not repeated."""
     roles = set(roles)
@@ -154,6 +177,12 @@ def validate_edges(edges: Iterable[str], roles: Iterable[str]) -> list[tuple[str
             raise CameraRoleError(f"attention_edges: edge {edge!r} is listed twice.")
         parsed.append((query_role, key_role))
     return parsed
+
+
+def built_edges(edges: Iterable[tuple[str, str]], roles_with_cameras: Iterable[str]) -> list[tuple[str, str]]:
+    """The (query_role, key_role) edges that get attention modules: both roles must have a camera."""
+    roles = set(roles_with_cameras)
+    return [(q, k) for q, k in edges if q in roles and k in roles]
 
 
 def normalize_camera_roles(camera_roles: Mapping[str, str], roles: Iterable[str]) -> dict[str, str]:

@@ -1,33 +1,21 @@
 """Checks that turn damaged or incompatible hetero_act checkpoints into errors that name the bad file.
 
-Why this exists: LeRobot 0.6.1 reports a truncated `model.safetensors` as "Error while deserializing
-header: incomplete metadata, file not fully covered" and a config.json from another version as
-"The fields `x` are not valid for HeteroACTConfig" -- neither says which file is at fault (LeRobot
-even re-parses config.json from a temporary copy). And `lerobot-train` writes checkpoints
-non-atomically: a run killed inside `save_checkpoint` leaves a step directory without
-`training_state/` (or with a truncated tensor file), and one killed inside `update_last_checkpoint`
-(unlink, then symlink) leaves no `checkpoints/last` at all, so the documented
-`--config_path=.../checkpoints/last/pretrained_model/train_config.json` fails with a bare
-FileNotFoundError. The helpers here find the last complete checkpoint, say exactly what is missing,
-and can repoint `last`. And since LeRobot loads weights non-strictly (a tensor the network needs but the
-checkpoint lacks just keeps its random initialisation), `check_state_dict_fits` compares the
-checkpoint's tensors with the network before loading and names the option behind any that differ.
-
-Command line (prints the last complete checkpoint and the resume command; `--fix-last` repoints
-`checkpoints/last` at it):
-
-    python -m lerobot_hetero_act.checkpoint_checks outputs/train/my_run [--fix-last]
+LeRobot 0.6.1 reports a truncated `model.safetensors` as "Error while deserializing header:
+incomplete metadata, file not fully covered" and a config.json from another version as "The fields
+`x` are not valid for HeteroACTConfig" -- neither says which file is at fault (LeRobot even parses
+config.json from a temporary copy). The checks here let safetensors and draccus find the fault and
+re-raise it as a CheckpointError that starts with the file's path. And since LeRobot loads weights
+non-strictly (a tensor the network needs but the checkpoint lacks just keeps its random
+initialisation), `check_state_dict_fits` compares the checkpoint's tensors with the network before
+loading and names the option behind any that differ.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
+import logging
 import re
-import struct
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,19 +26,6 @@ MODEL_FILE = "model.safetensors"
 TRAIN_CONFIG_FILE = "train_config.json"
 PREPROCESSOR_FILE = "policy_preprocessor.json"
 POSTPROCESSOR_FILE = "policy_postprocessor.json"
-PRETRAINED_DIR = "pretrained_model"
-TRAINING_STATE_DIR = "training_state"
-CHECKPOINTS_DIR = "checkpoints"
-LAST_LINK = "last"
-# What LeRobot's load_training_state reads on --resume=true (scheduler_state.json only with a scheduler).
-TRAINING_STATE_FILES = (
-    "training_step.json",
-    "rng_state.safetensors",
-    "optimizer_state.safetensors",
-    "optimizer_param_groups.json",
-)
-# LeRobot's own defaults for these keys on a policy config (they are not dataclass fields of ours).
-_CONFIG_KEYS_NOT_FIELDS = {"type"}
 
 
 class CheckpointError(ValueError):
@@ -61,56 +36,32 @@ class CheckpointError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-# --------------------------------------------------------------------------- single files
+def safetensors_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape of a .safetensors file, read by safetensors itself (no tensor is loaded).
 
-
-def verify_safetensors(path: str | Path) -> dict[str, Any]:
-    """Check a .safetensors file's header and size without loading tensors; return the header.
-
-    The format is an 8-byte little-endian header length, a JSON header giving every tensor's
-    byte range, then the data; a file cut short (killed writer, interrupted copy) ends before the
-    last range does.
+    safetensors checks the header and that the file is exactly as long as the header says; a file cut
+    short (killed writer, interrupted copy) fails that check, and its error is re-raised naming the file.
     """
+    from safetensors import SafetensorError, safe_open
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "file is missing.")
-    size = path.stat().st_size
-    if size < 8:
-        raise CheckpointError(path, f"truncated or empty safetensors file ({size} bytes).")
-    with path.open("rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        if header_len > size - 8:
-            raise CheckpointError(
-                path,
-                f"corrupted or truncated safetensors file: its header claims {header_len} bytes "
-                f"but the file has only {size} bytes.",
-            )
-        raw = f.read(header_len)
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(path, f"corrupted safetensors file: header is not valid JSON ({e}).") from e
-    if not isinstance(header, dict):
-        raise CheckpointError(path, "corrupted safetensors file: header is not a JSON object.")
-    ends = [
-        entry["data_offsets"][1]
-        for key, entry in header.items()
-        if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry
-    ]
-    expected = 8 + header_len + max(ends, default=0)
-    if size < expected:
+        with safe_open(str(path), framework="pt") as f:
+            return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+    except SafetensorError as e:
+        short = any(s in str(e) for s in ("incomplete metadata", "header too small"))
+        kind = "truncated" if short else "corrupted"
         raise CheckpointError(
             path,
-            f"truncated safetensors file: {size} bytes, but its header describes {expected} bytes "
-            "(the write was interrupted or the copy is incomplete; re-download or re-save it).",
-        )
-    if size > expected:
-        raise CheckpointError(path, f"corrupted safetensors file: {size - expected} trailing bytes.")
-    return header
+            f"{kind} safetensors file ({e}); the write was interrupted or the copy is incomplete: "
+            "re-download or re-save it.",
+        ) from e
 
 
 def read_json_file(path: str | Path) -> Any:
-    """json.load with the file's path in the error."""
+    """json.loads of a file, with the file's path in the error."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "file is missing.")
@@ -120,24 +71,17 @@ def read_json_file(path: str | Path) -> Any:
         raise CheckpointError(path, f"not valid JSON ({e}); the file is truncated or corrupted.") from e
 
 
-def config_field_names(config_cls: type) -> set[str]:
-    """Keys a config.json of `config_cls` may hold (its dataclass init fields)."""
-    return {f.name for f in dataclasses.fields(config_cls) if f.init}
+def verify_policy_config(path: str | Path, expected_type: str = POLICY_TYPE) -> None:
+    """Check that a policy config.json is `expected_type` and parses with LeRobot's own decoder.
 
-
-def verify_policy_config(path: str | Path, expected_type: str = POLICY_TYPE) -> dict[str, Any]:
-    """Check a policy config.json: JSON, `type`, no unknown fields, values of the right types.
-
-    Decoding goes through LeRobot's own `PreTrainedConfig.from_pretrained` (draccus), so what passes
-    here also parses there; its errors are re-raised naming this file.
+    Only the `type` is read here: draccus rejects unknown fields and wrong value types (its error is
+    re-raised naming this file), and an unknown field gets the likely cause, a newer version.
     """
     from lerobot.configs.policies import PreTrainedConfig
 
     path = Path(path)
     data = read_json_file(path)
-    if not isinstance(data, dict):
-        raise CheckpointError(path, f"expected a JSON object, got {type(data).__name__}.")
-    policy_type = data.get("type")
+    policy_type = data.get("type") if isinstance(data, dict) else None
     if policy_type is None:
         raise CheckpointError(
             path,
@@ -145,100 +89,73 @@ def verify_policy_config(path: str | Path, expected_type: str = POLICY_TYPE) -> 
         )
     if policy_type != expected_type:
         raise CheckpointError(
-            path,
-            f"policy type {policy_type!r}, not {expected_type!r}: load it with that policy's class.",
-        )
-    config_cls = PreTrainedConfig.get_choice_class(expected_type)
-    unknown = sorted(set(data) - config_field_names(config_cls) - _CONFIG_KEYS_NOT_FIELDS)
-    if unknown:
-        from . import __version__
-
-        raise CheckpointError(
-            path,
-            f"unknown field(s) {unknown} for {expected_type} (lerobot_policy_hetero_act {__version__}); "
-            "the checkpoint was written by a different (probably newer) version: install that version, "
-            "or remove the field(s) if they are off by default.",
+            path, f"policy type {policy_type!r}, not {expected_type!r}: load it with that policy's class."
         )
     try:
         PreTrainedConfig.from_pretrained(path.parent)
     except Exception as e:  # draccus.DecodingError, ValueError from __post_init__ checks, ...
-        raise CheckpointError(path, f"invalid {expected_type} config: {e}") from e
-    return data
+        hint = ""
+        if "are not valid for" in str(e):
+            from . import __version__
+
+            hint = (
+                f" The checkpoint was written by a different (probably newer) version than "
+                f"lerobot_policy_hetero_act {__version__}: install that version, or remove the field(s) "
+                "if they are off by default."
+            )
+        raise CheckpointError(path, f"invalid {expected_type} config: {e}.{hint}") from e
 
 
-# --------------------------------------------------------------------------- pretrained dirs
-
-
-def verify_pretrained_dir(
-    path: str | Path, expected_type: str = POLICY_TYPE, require_processors: bool = False
-) -> None:
+def verify_pretrained_dir(path: str | Path, require_processors: bool = False) -> None:
     """Check a `pretrained_model/` directory (config, weights, optionally processors) before loading."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(path, "not a directory (expected a pretrained_model folder).")
-    verify_policy_config(path / CONFIG_FILE, expected_type)
-    verify_safetensors(path / MODEL_FILE)
+    verify_policy_config(path / CONFIG_FILE)
+    safetensors_shapes(path / MODEL_FILE)
     if require_processors:
         for name in (PREPROCESSOR_FILE, POSTPROCESSOR_FILE):
             read_json_file(path / name)
         for tensors in sorted(path.glob("policy_*processor*.safetensors")):
-            verify_safetensors(tensors)
+            safetensors_shapes(tensors)
 
 
-def cached_hub_files(repo_id: str, filenames: tuple[str, ...], **hub_kwargs: Any) -> dict[str, Path]:
-    """Files of a Hub repo already in the local Hugging Face cache (nothing is downloaded)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found: dict[str, Path] = {}
-    for name in filenames:
-        hit = try_to_load_from_cache(
-            repo_id,
-            name,
-            cache_dir=hub_kwargs.get("cache_dir"),
-            revision=hub_kwargs.get("revision"),
-        )
-        if isinstance(hit, str):
-            found[name] = Path(hit)
-    return found
-
-
-def verify_pretrained(
-    name_or_path: str | Path, expected_type: str = POLICY_TYPE, check_config: bool = True, **hub_kwargs: Any
-) -> None:
+def verify_pretrained(name_or_path: str | Path, check_config: bool = True, **hub_kwargs: Any) -> None:
     """Check a local pretrained_model directory, or the files of a Hub id already in the local cache.
 
     `check_config=False` when the caller supplies the config (LeRobot's make_policy does): then only
-    the weights are read from the checkpoint.
+    the weights are read from the checkpoint. Nothing is downloaded.
     """
-    if Path(name_or_path).is_dir():
-        folder = Path(name_or_path)
-        if check_config:
-            verify_policy_config(folder / CONFIG_FILE, expected_type)
-        verify_safetensors(folder / MODEL_FILE)
-        return
-    cached = cached_hub_files(str(name_or_path), (CONFIG_FILE, MODEL_FILE), **hub_kwargs)
-    if check_config and CONFIG_FILE in cached:
-        verify_policy_config(cached[CONFIG_FILE], expected_type)
-    if MODEL_FILE in cached:
-        verify_safetensors(cached[MODEL_FILE])
+    from huggingface_hub import try_to_load_from_cache
+
+    files: dict[str, Path] = {}
+    for name in (CONFIG_FILE, MODEL_FILE):
+        if Path(name_or_path).is_dir():
+            files[name] = Path(name_or_path) / name
+        else:
+            hit = try_to_load_from_cache(str(name_or_path), name, **hub_kwargs)
+            if isinstance(hit, str):
+                files[name] = Path(hit)
+    if check_config and CONFIG_FILE in files:
+        verify_policy_config(files[CONFIG_FILE])
+    if MODEL_FILE in files:
+        safetensors_shapes(files[MODEL_FILE])
 
 
-def checked_from_pretrained[T](
-    load: Callable[..., T], name_or_path: str | Path, expected_type: str = POLICY_TYPE, **kwargs: Any
-) -> T:
+def checked_from_pretrained[T](load: Callable[..., T], name_or_path: str | Path, **kwargs: Any) -> T:
     """Run a `from_pretrained` after verify_pretrained, so bad files fail with their name.
 
     Files downloaded by `load` itself (first use of a Hub id) are checked after a failure.
     """
     hub_kwargs = {k: kwargs.get(k) for k in ("cache_dir", "revision")}
     check_config = kwargs.get("config") is None
-    verify_pretrained(name_or_path, expected_type, check_config, **hub_kwargs)
+    verify_pretrained(name_or_path, check_config, **hub_kwargs)
     try:
         return load(name_or_path, **kwargs)
     except CheckpointError:
         raise
     except Exception:
-        verify_pretrained(name_or_path, expected_type, check_config, **hub_kwargs)  # names the file if it can
+        verify_pretrained(name_or_path, check_config, **hub_kwargs)  # names the file if it can
         raise
 
 
@@ -420,11 +337,8 @@ def check_state_dict_fits(model: Any, model_file: str | Path, strict: bool = Tru
     naming the file and the option behind the tensors; without, the same explanation is logged
     as a warning (and reshaped tensors still raise: they cannot be loaded at all).
     """
-    import logging
-
     model_file = Path(model_file)
-    header = verify_safetensors(model_file)
-    stored = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    stored = safetensors_shapes(model_file)
     expected = model.state_dict()
     # safetensors saves one name per shared tensor; the others count as present.
     stored_storages = {_storage_key(expected[k]) for k in stored if k in expected}
@@ -452,115 +366,3 @@ def check_state_dict_fits(model: Any, model_file: str | Path, strict: bool = Tru
     logging.warning(
         "%s: %s (strict=False: these tensors keep their random initialisation)", model_file, message
     )
-
-
-# --------------------------------------------------------------------------- training checkpoints
-
-
-def checkpoint_problems(checkpoint_dir: str | Path) -> list[str]:
-    """What keeps `checkpoint_dir` (checkpoints/NNNNNN) from being resumed; empty if complete."""
-    checkpoint_dir = Path(checkpoint_dir)
-    pretrained = checkpoint_dir / PRETRAINED_DIR
-    state = checkpoint_dir / TRAINING_STATE_DIR
-    problems: list[str] = []
-    needed = [pretrained / n for n in (CONFIG_FILE, MODEL_FILE, TRAIN_CONFIG_FILE)]
-    needed += [state / n for n in TRAINING_STATE_FILES]
-    for path in needed:
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-            continue
-        try:
-            if path.suffix == ".safetensors":
-                verify_safetensors(path)
-            elif path.suffix == ".json":
-                read_json_file(path)
-        except CheckpointError as e:
-            problems.append(str(e))
-    if not problems:
-        step = read_json_file(state / "training_step.json").get("step")
-        if str(step).zfill(len(checkpoint_dir.name)) != checkpoint_dir.name:
-            problems.append(f"{state / 'training_step.json'}: step {step} does not match the directory name")
-    return problems
-
-
-def step_checkpoints(output_dir: str | Path) -> list[Path]:
-    """checkpoints/NNNNNN directories of a run, oldest first."""
-    root = Path(output_dir) / CHECKPOINTS_DIR
-    if not root.is_dir():
-        return []
-    return sorted((p for p in root.iterdir() if p.name.isdigit() and p.is_dir()), key=lambda p: int(p.name))
-
-
-def find_last_complete_checkpoint(output_dir: str | Path) -> Path:
-    """The newest checkpoints/NNNNNN of a run that can be resumed; CheckpointError if there is none."""
-    checkpoints = step_checkpoints(output_dir)
-    for checkpoint in reversed(checkpoints):
-        if not checkpoint_problems(checkpoint):
-            return checkpoint
-    found = ", ".join(p.name for p in checkpoints) or "none"
-    raise CheckpointError(
-        Path(output_dir) / CHECKPOINTS_DIR, f"no complete checkpoint to resume from (found: {found})."
-    )
-
-
-def check_resume_checkpoint(checkpoint_dir: str | Path) -> None:
-    """Raise a CheckpointError listing what is missing, and which checkpoint to use instead."""
-    checkpoint_dir = Path(checkpoint_dir)
-    problems = checkpoint_problems(checkpoint_dir)
-    if not problems:
-        return
-    output_dir = checkpoint_dir.resolve().parent.parent
-    try:
-        hint = f" The last complete checkpoint is {find_last_complete_checkpoint(output_dir)}."
-    except CheckpointError:
-        hint = " The run has no complete checkpoint."
-    raise CheckpointError(
-        checkpoint_dir,
-        "incomplete checkpoint (training was probably killed while saving it): "
-        + "; ".join(problems)
-        + "."
-        + hint,
-    )
-
-
-def repair_last_link(output_dir: str | Path) -> Path:
-    """Point checkpoints/last at the last complete checkpoint (atomically); return that checkpoint."""
-    checkpoint = find_last_complete_checkpoint(output_dir)
-    link = checkpoint.parent / LAST_LINK
-    tmp = checkpoint.parent / f".{LAST_LINK}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(checkpoint.name)
-    os.replace(tmp, link)
-    return checkpoint
-
-
-def resume_command(checkpoint: str | Path) -> str:
-    """The lerobot-train invocation that resumes from `checkpoint`."""
-    train_config = Path(checkpoint) / PRETRAINED_DIR / TRAIN_CONFIG_FILE
-    return f"lerobot-train --config_path={train_config} --resume=true"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Report the last complete checkpoint of a run (and optionally repair checkpoints/last)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output_dir", type=Path, help="the run's --output_dir")
-    parser.add_argument("--fix-last", action="store_true", help="repoint checkpoints/last at it")
-    args = parser.parse_args(argv)
-    try:
-        checkpoint = repair_last_link(args.output_dir) if args.fix_last else None
-        checkpoint = checkpoint or find_last_complete_checkpoint(args.output_dir)
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    for other in step_checkpoints(args.output_dir):
-        problems = checkpoint_problems(other)
-        if problems:
-            print(f"incomplete: {other} ({'; '.join(problems)})")
-    print(f"last complete checkpoint: {checkpoint}")
-    print(f"resume with: {resume_command(checkpoint)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import OBS_STATE
 from torch import Tensor
 
+from .camera_roles import CAMERA_KEY_PREFIX
 from .configuration_hetero_act import HeteroACTConfig
 
 
@@ -43,14 +44,14 @@ def check_observation(
     missing = missing_cameras(batch, config)  # type: ignore[arg-type]
     if missing and config.camera_dropout <= 0:
         raise ObservationError(
-            f"camera(s) {missing} missing from the observation (it has {sorted(k for k in batch if k.startswith(OBS_IMAGES))}). "
+            f"camera(s) {missing} missing from the observation (it has {sorted(k for k in batch if k.startswith(CAMERA_KEY_PREFIX))}). "
             "This policy was trained without camera dropout, so it needs every camera it was trained with; "
             "train with --policy.camera_dropout=0.1 (for example) to tolerate a missing camera."
         )
     if len(missing) == len(expected) and expected:
         raise ObservationError(f"no camera in the observation; the policy needs at least one of {expected}.")
     if inference:
-        extra = sorted(k for k in batch if k.startswith(f"{OBS_IMAGES}.") and k not in config.image_features)
+        extra = sorted(k for k in batch if k.startswith(CAMERA_KEY_PREFIX) and k not in config.image_features)
         if extra:
             raise ObservationError(
                 f"observation has camera(s) {extra} that the policy was not trained with (its cameras: {expected}). "

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from lerobot.utils.constants import ACTION, OBS_STATE
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.video_backend import video_backend
 
 # One distinct RGB colour per camera, cycled if there are more cameras than colours.
@@ -32,19 +34,19 @@ def _features(
 ) -> dict[str, dict]:
     """LeRobot feature spec: one RGB camera per entry plus float32 state and action vectors."""
     features: dict[str, dict] = {
-        "observation.state": {
+        OBS_STATE: {
             "dtype": "float32",
             "shape": (state_dim,),
             "names": [f"state_{i}" for i in range(state_dim)],
         },
-        "action": {
+        ACTION: {
             "dtype": "float32",
             "shape": (action_dim,),
             "names": [f"action_{i}" for i in range(action_dim)],
         },
     }
     for name, (height, width) in cameras.items():
-        features[f"observation.images.{name}"] = {
+        features[camera_key(name)] = {
             "dtype": "video" if use_videos else "image",
             "shape": (height, width, 3),
             "names": ["height", "width", "channels"],
@@ -110,10 +112,10 @@ def write_tiny_dataset(
             state = np.sin(phase + speed * time).astype(np.float32)
             next_state = np.sin(phase + speed * (time + 1 / fps)).astype(np.float32)
             action = np.tanh(mixing @ next_state).astype(np.float32)
-            frame: dict = {"observation.state": state, "action": action, "task": TASK}
+            frame: dict = {OBS_STATE: state, ACTION: action, "task": TASK}
             for index, (name, (height, width)) in enumerate(cameras.items()):
                 colour = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
-                frame[f"observation.images.{name}"] = render_square(state, height, width, colour, index)
+                frame[camera_key(name)] = render_square(state, height, width, colour, index)
             dataset.add_frame(frame)
         dataset.save_episode()
     dataset.finalize()

@@ -1,4 +1,4 @@
-"""`scripts/attention_maps.py` on tiny checkpoints trained for 2 steps on a real LeRobotDataset.
+"""`scripts/attention_maps.py` (over lerobot_hetero_act.attention_maps) on tiny checkpoints trained for 2 steps on a real LeRobotDataset.
 
 The checkpoints are trained in-process (real HeteroACTPolicy, real ACT processors fitted to the
 dataset's stats, 2 AdamW steps) and saved exactly as lerobot-train saves them (policy + pre/post-
@@ -9,7 +9,7 @@ weights in attention.npz (shapes from the role grids, rows summing to 1, the gat
 from __future__ import annotations
 
 import json
-import os
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,29 +18,37 @@ import matplotlib.image
 import numpy as np
 import pytest
 import torch
+from cli import cli_env
 from dataset_factory import write_tiny_dataset
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.utils.feature_utils import dataset_to_policy_features
-from policy_factory import ALOHA_CAMERAS, ALOHA_ROLES, CHUNK, TINY, TINY_ROLE_GRIDS
+from policy_factory import ALOHA_CAMERAS, CHUNK, TINY, TINY_ROLE_GRIDS
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
+from lerobot_hetero_act.hetero_camera_fusion import edge_module_key
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "attention_maps.py"
 REPO_ID = "local/tiny_attention"
 FRAMES = (0, 5, 11)
-# ALOHA roles: left_wrist wrist_detail 6x6, right_wrist wrist_context 4x4, top global_overview 2x2.
-SPATIAL_TOKENS = {"wrist_detail": 36, "wrist_context": 16, "global_overview": 4}
-EDGES = (
-    "wrist_detail__from__global_overview",
-    "wrist_detail__from__wrist_context",
-    "wrist_context__from__global_overview",
-    "wrist_context__from__wrist_detail",
-    "global_overview__from__wrist_detail",
-    "global_overview__from__wrist_context",
-)
+# Every grid cell of a role is a key (cell modes) and, in spatial mode, also a query token.
+CELLS = {role: math.prod(grid) for role, grid in TINY_ROLE_GRIDS.items()}
+# Edge module key -> (query role, key role), in the config's (default) edge order.
+EDGES = {
+    edge_module_key(q, k): (q, k)
+    for q, k in [
+        ("wrist_detail", "global_overview"),
+        ("wrist_detail", "wrist_context"),
+        ("wrist_context", "global_overview"),
+        ("wrist_context", "wrist_detail"),
+        ("global_overview", "wrist_detail"),
+        ("global_overview", "wrist_context"),
+    ]
+}
 MAX_PNG_BYTES = 150 * 1024
 
 sys.path.insert(0, str(SCRIPT.parent))
@@ -56,7 +64,7 @@ def train_checkpoint(dataset_root: Path, out: Path, **options) -> Path:
     config = HeteroACTConfig(
         input_features={k: v for k, v in features.items() if k != "action"},
         output_features={"action": features["action"]},
-        camera_roles=dict(ALOHA_ROLES),
+        camera_roles=dict(ALOHA_CAMERA_ROLES),
         **{"role_grids": TINY_ROLE_GRIDS, **TINY, **options},
     )
     torch.manual_seed(0)
@@ -112,7 +120,7 @@ def spatial_run(
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env=cli_env(),
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -138,9 +146,7 @@ def test_spatial_attention_rows_sum_to_one_with_role_grid_shapes(spatial_run: tu
     assert meta["token_mode"] == "spatial" and meta["view_gating"] is True
     assert meta["edges"] == list(EDGES)
     assert meta["role_cameras"] == {
-        "global_overview": ["observation.images.top"],
-        "wrist_detail": ["observation.images.left_wrist"],
-        "wrist_context": ["observation.images.right_wrist"],
+        role: [camera_key(cam)] for cam, role in ALOHA_CAMERA_ROLES.items() if cam in ALOHA_CAMERAS
     }
     arrays = np.load(out / "attention.npz")
     assert sorted(arrays.files) == sorted(
@@ -149,15 +155,31 @@ def test_spatial_attention_rows_sum_to_one_with_role_grid_shapes(spatial_run: tu
     )
     for frame in FRAMES:
         tag = f"episode0_frame{frame:04d}"
-        for edge in EDGES:
-            query_role, key_role = edge.split("__from__")
+        for edge, (query_role, key_role) in EDGES.items():
             weights = arrays[f"{tag}__{edge}"]
-            assert weights.shape == (SPATIAL_TOKENS[query_role], SPATIAL_TOKENS[key_role])
+            assert weights.shape == (CELLS[query_role], CELLS[key_role])
             assert (weights >= 0).all()
             np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
         gate = arrays[f"{tag}__gate"]
         assert gate.shape == (3,) and (gate > 0).all()
         np.testing.assert_allclose(gate.sum(), 3.0, atol=1e-5)  # mean 1 over the 3 cameras
+
+
+def test_default_cell_keys_mode_draws_one_query_over_the_key_cells(dataset: Path, tmp_path: Path) -> None:
+    """The default token mode: each camera has one query token, which attends over every grid cell of
+    the key role, so a weight row per edge spans the key role's cells and sums to 1."""
+    checkpoint = train_checkpoint(dataset, tmp_path / "cell_keys")
+    out = tmp_path / "maps"
+    args = [f"--policy-path={checkpoint}", f"--dataset-root={dataset}", f"--repo-id={REPO_ID}"]
+    assert attention_maps.main([*args, "--frames=0", f"--out-dir={out}"]) == 0
+    assert json.loads((out / "attention_meta.json").read_text())["token_mode"] == "cell_keys"
+    assert 5_000 < (out / "episode0_frame0000.png").stat().st_size <= MAX_PNG_BYTES
+    arrays = np.load(out / "attention.npz")
+    assert sorted(arrays.files) == sorted(f"episode0_frame0000__{e}" for e in EDGES)  # no gate
+    for edge, (_, key_role) in EDGES.items():
+        weights = arrays[f"episode0_frame0000__{edge}"]
+        assert weights.shape == (1, CELLS[key_role])
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
 
 
 @pytest.mark.sim

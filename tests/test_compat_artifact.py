@@ -25,17 +25,18 @@ import torch
 from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
+from lerobot_hetero_act.camera_roles import CAMERA_KEY_PREFIX, camera_short_name
 from lerobot_hetero_act.checkpoint_checks import IncompatibleCheckpointError
 from lerobot_hetero_act.hetero_camera_fusion import LEGACY_TOKEN_MODES
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ARTIFACT = REPO_ROOT / "tests" / "compat" / "hetero_act_v0_1"
+COMPAT_DIR = Path(__file__).resolve().parent / "compat"
+ARTIFACT = COMPAT_DIR / "hetero_act_v0_1"
 TOLERANCE = 1e-5
 
 
 def load_maker() -> ModuleType:
-    path = REPO_ROOT / "scripts" / "make_compat_artifact.py"
+    path = COMPAT_DIR / "make_compat_artifact.py"
     spec = importlib.util.spec_from_file_location("make_compat_artifact", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -124,7 +125,7 @@ def test_every_camera_changes_the_recorded_chunk(loaded: tuple) -> None:
     """The artifact covers the camera path: blanking any one camera moves the chunk well beyond 1e-5."""
     inputs = load_file(ARTIFACT / "inputs.safetensors")
     base = predict(loaded, inputs)["action_chunk"]
-    for key in [k for k in inputs if k.startswith("observation.images.")]:
+    for key in [k for k in inputs if k.startswith(CAMERA_KEY_PREFIX)]:
         blanked = {**inputs, key: torch.zeros_like(inputs[key])}
         delta = (predict(loaded, blanked)["action_chunk"] - base).abs().max().item()
         assert delta > 1e-3, f"{key} has no effect on the actions (delta {delta})"
@@ -143,7 +144,7 @@ def test_v0_1_checkpoint_refuses_an_option_it_was_not_trained_with(checkpoint: P
 def _artifact_cameras() -> dict[str, tuple[int, int]]:
     config = json.loads((ARTIFACT / "config.json").read_text())
     return {
-        key.removeprefix("observation.images."): tuple(feature["shape"][1:])
+        camera_short_name(key): tuple(feature["shape"][1:])
         for key, feature in config["input_features"].items()
         if feature["type"] == "VISUAL"
     }

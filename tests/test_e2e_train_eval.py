@@ -14,17 +14,15 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from cli import log_tail, run_logged
+from cli import log_tail, run_cli, tiny_policy_args
 from dataset_factory import write_tiny_dataset
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
-from policy_factory import role_grids_arg
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
@@ -32,7 +30,6 @@ from lerobot_hetero_act.video_backend import video_backend_args
 
 pytestmark = pytest.mark.e2e
 
-BIN_DIR = Path(sys.executable).parent  # the venv's bin dir (not resolved: keep the venv's symlink)
 MULTICAM = {"top": (96, 128), "left_wrist": (64, 80), "right_wrist": (64, 80)}
 EXPECTED_ROLES = {
     "observation.images.top": "global_overview",
@@ -41,22 +38,7 @@ EXPECTED_ROLES = {
 }
 CHUNK = 10
 ACTION_DIM = 14
-# `pretrained_backbone_weights=null` is how draccus spells None (no torchvision download offline);
-# `push_to_hub=false` because lerobot-train 0.6.1 otherwise demands `--policy.repo_id`.
-TINY_POLICY_ARGS = [
-    "--policy.type=hetero_act",
-    "--policy.dim_model=64",
-    "--policy.dim_feedforward=128",
-    "--policy.n_heads=4",
-    "--policy.n_encoder_layers=1",
-    "--policy.n_vae_encoder_layers=1",
-    f"--policy.chunk_size={CHUNK}",
-    f"--policy.n_action_steps={CHUNK}",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.device=cpu",
-    "--policy.push_to_hub=false",
-    role_grids_arg(),
-]
+TINY_POLICY_ARGS = tiny_policy_args(dim_model=64, dim_feedforward=128, chunk_size=CHUNK)
 # The video backend explicitly (pyav where torchcodec cannot load): no torchcodec traceback in the logs.
 TRAIN_RUN_ARGS = [
     "--wandb.enable=false",
@@ -72,11 +54,6 @@ CHECKPOINT_FILES = (
     "policy_preprocessor.json",
     "policy_postprocessor.json",
 )
-
-
-def run_cli(name: str, args: list[str], cwd: Path, log_path: Path, timeout: float = 600) -> str:
-    """Run a LeRobot CLI from the venv offline; assert success, showing the log's tail if not."""
-    return run_logged([str(BIN_DIR / name), *args], cwd, log_path, timeout=timeout)
 
 
 def train_losses(log: str) -> dict[int, float]:

@@ -6,7 +6,8 @@ non-atomic writes, and only afterwards `update_last_checkpoint` repoints `checkp
 unlink + symlink. So a SIGKILL leaves `last` on a complete checkpoint -- except inside that
 unlink/symlink window, where `last` vanishes and `--config_path=.../last/...` fails with a bare
 FileNotFoundError -- and can leave a step directory without training_state/ or with a truncated file.
-`lerobot_hetero_act.checkpoint_checks` finds the last complete checkpoint and names what is missing.
+`lerobot_hetero_act.run_recovery` finds the last complete checkpoint and names what is missing;
+`lerobot_hetero_act.checkpoint_checks` names the damaged file when a checkpoint is loaded.
 """
 
 from __future__ import annotations
@@ -17,56 +18,45 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from cli import BIN_DIR, cli_env, tiny_policy_args
 from dataset_factory import write_tiny_dataset
-from policy_factory import ONE_CELL_ROLE_GRIDS, make_policy, role_grids_arg
+from policy_factory import ONE_CELL_ROLE_GRIDS
 from safetensors.torch import load_file
-from test_hub import build_hf_cache
 
-from lerobot_hetero_act import checkpoint_checks
-from lerobot_hetero_act.checkpoint_checks import (
-    CheckpointError,
+from lerobot_hetero_act import run_recovery
+from lerobot_hetero_act.checkpoint_checks import CheckpointError
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.run_recovery import (
     check_resume_checkpoint,
     checkpoint_problems,
     find_last_complete_checkpoint,
 )
-from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 from lerobot_hetero_act.video_backend import video_backend_args
 
-BIN_DIR = Path(sys.executable).parent
 CAMERAS = {"top": (32, 40), "wrist": (24, 32)}
 TRAIN_ARGS = [
-    "--policy.type=hetero_act",
-    "--policy.dim_model=16",
-    "--policy.dim_feedforward=32",
-    "--policy.n_heads=2",
-    "--policy.n_encoder_layers=1",
-    "--policy.n_vae_encoder_layers=1",
-    "--policy.chunk_size=4",
-    "--policy.n_action_steps=4",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.device=cpu",
-    "--policy.push_to_hub=false",
-    role_grids_arg(ONE_CELL_ROLE_GRIDS),
+    *tiny_policy_args(
+        role_grids=ONE_CELL_ROLE_GRIDS, dim_model=16, dim_feedforward=32, n_heads=2, chunk_size=4
+    ),
     "--wandb.enable=false",
     "--num_workers=0",
     "--batch_size=2",
     "--log_freq=1",
     *video_backend_args(),
 ]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
 
 
 def train_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN_DIR / "lerobot-train"), *args],
         cwd=cwd,
-        env=ENV,
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -96,7 +86,7 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--save_freq=2",
         ],
         cwd=work,
-        env=ENV,
+        env=cli_env(),
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
@@ -128,7 +118,7 @@ def test_kill_leaves_last_on_a_complete_checkpoint(killed_run: Path) -> None:
     last = (killed_run / "checkpoints" / "last").resolve()
     assert checkpoint_problems(last) == []
     assert find_last_complete_checkpoint(killed_run) == last
-    for later in checkpoint_checks.step_checkpoints(killed_run):
+    for later in run_recovery.step_checkpoints(killed_run):
         if int(later.name) > int(last.name):  # killed while saving it
             assert checkpoint_problems(later), later
 
@@ -191,7 +181,7 @@ def test_half_written_checkpoint_is_detected_and_last_repaired(
     assert f"The last complete checkpoint is {complete}" in message
     assert find_last_complete_checkpoint(run) == complete
 
-    assert checkpoint_checks.main([str(run), "--fix-last"]) == 0
+    assert run_recovery.main([str(run), "--fix-last"]) == 0
     out = capsys.readouterr().out
     assert f"incomplete: {partial}" in out
     assert (
@@ -210,15 +200,6 @@ def test_no_complete_checkpoint_is_a_clear_error(half_written_run: tuple[Path, P
 
 
 # --------------------------------------------------------------------------- damaged files
-
-
-@pytest.fixture(scope="module")
-def saved_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("saved") / "pretrained_model"
-    make_policy(
-        {"top": (32, 32), "wrist": (24, 32)}, dim_model=16, n_heads=2, dim_feedforward=32
-    ).save_pretrained(folder)
-    return folder
 
 
 def _truncate(path: Path) -> None:
@@ -248,7 +229,7 @@ FAULTS = {
     "unknown_field": (
         "config.json",
         _edit_config({"future_field": 1}),
-        r"unknown field\(s\) \['future_field'\]",
+        r"The fields `future_field` are not valid.*different \(probably newer\) version",
     ),
     "wrong_type": ("config.json", _edit_config({"dim_model": "big"}), "`dim_model`: Couldn't parse 'big'"),
     "missing_type": ("config.json", _edit_config({}, drop="type"), "no 'type' field"),
@@ -257,24 +238,23 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_damaged_checkpoint_error_names_the_file(saved_policy_dir: Path, tmp_path: Path, fault: str) -> None:
+def test_damaged_checkpoint_error_names_the_file(pretrained_dir: Path, tmp_path: Path, fault: str) -> None:
     """HeteroACTPolicy.from_pretrained on a damaged/foreign checkpoint raises CheckpointError whose
     message starts with the bad file's path and says what is wrong."""
     filename, damage, problem = FAULTS[fault]
-    folder = tmp_path / "pretrained_model"
-    shutil.copytree(saved_policy_dir, folder)
+    folder = pretrained_dir
     damage(folder / filename)
     with pytest.raises(CheckpointError, match=rf"^{re.escape(str(folder / filename))}: .*{problem}"):
         HeteroACTPolicy.from_pretrained(folder)
 
 
 def test_damaged_hub_cache_file_is_named(
-    saved_policy_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pretrained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build_hf_cache: Callable[..., Path]
 ) -> None:
     """Loading by Hub id, a truncated cached model.safetensors is named by its cache path."""
     from huggingface_hub import constants
 
-    files = {p.name: p for p in saved_policy_dir.iterdir()}
+    files = {p.name: p for p in pretrained_dir.iterdir()}
     snapshot = build_hf_cache(tmp_path / "cache", "user/damaged", files)
     blob = (snapshot / "model.safetensors").resolve()
     _truncate(blob)

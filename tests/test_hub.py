@@ -11,11 +11,10 @@ everything after is the real Hugging Face cache: the recorded files are laid out
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 import json
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import draccus
 import pytest
 import torch
-from cli import run_logged
+from cli import run_logged, tiny_policy_args
 from dataset_factory import write_tiny_dataset
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
@@ -32,32 +31,20 @@ from huggingface_hub.utils import filter_repo_objects
 from lerobot.envs.configs import EnvConfig
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.policies.pretrained import PreTrainedPolicy
+from lerobot.utils.constants import OBS_STATE
 from policy_factory import ALOHA_ROLES, DESIGN_RIG_CAMERAS, ONE_CELL_ROLE_GRIDS, make_config, make_policy
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.checkpoint_checks import CheckpointError
-from lerobot_hetero_act.hub import hetero_act_model_card, sim_eval_env_args
+from lerobot_hetero_act.model_card import hetero_act_model_card, sim_eval_env_args
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
-from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_processors
 from lerobot_hetero_act.video_backend import video_backend_args
 
 BIN_DIR = Path(sys.executable).parent
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "testuser/hetero_act_tiny"
 DATASET_REPO_ID = "local/tiny_aloha_top"
-COMMIT_SHA = "0123456789abcdef0123456789abcdef01234567"
 CHUNK = 10
-POLICY_ARGS = [
-    "--policy.type=hetero_act",
-    "--policy.dim_model=32",
-    "--policy.dim_feedforward=64",
-    "--policy.n_heads=4",
-    "--policy.n_encoder_layers=1",
-    "--policy.n_vae_encoder_layers=1",
-    f"--policy.chunk_size={CHUNK}",
-    f"--policy.n_action_steps={CHUNK}",
-    "--policy.pretrained_backbone_weights=null",
-    "--policy.device=cpu",
-]
 
 # Runs lerobot-train's real main() with HfApi's two network calls replaced by recorders.
 RECORDING_LAUNCHER = """
@@ -104,25 +91,6 @@ def recorded_calls(record_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (record_dir / "calls.jsonl").read_text().splitlines()]
 
 
-def build_hf_cache(cache_root: Path, repo_id: str, files: dict[str, Path], commit: str = COMMIT_SHA) -> Path:
-    """Lay files out as `snapshot_download` leaves them: content-addressed blobs, a snapshot of
-    relative symlinks named by the commit, and refs/main holding the commit. Returns the snapshot dir."""
-    repo_dir = cache_root / f"models--{repo_id.replace('/', '--')}"
-    blobs, snapshot = repo_dir / "blobs", repo_dir / "snapshots" / commit
-    blobs.mkdir(parents=True)
-    snapshot.mkdir(parents=True)
-    for name, source in files.items():
-        data = source.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        link = snapshot / name
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blobs / digest, link.parent))
-    (repo_dir / "refs").mkdir()
-    (repo_dir / "refs" / "main").write_text(commit)
-    return snapshot
-
-
 @pytest.fixture(scope="module")
 def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """lerobot-train (2 steps, `top` at 480x640 like gym-aloha) with push_to_hub=true, uploads recorded."""
@@ -144,8 +112,7 @@ def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         [
             sys.executable,
             str(launcher),
-            *POLICY_ARGS,
-            "--policy.push_to_hub=true",
+            *tiny_policy_args(role_grids=None, chunk_size=CHUNK, push_to_hub=True),
             f"--policy.repo_id={REPO_ID}",
             f"--dataset.repo_id={DATASET_REPO_ID}",
             f"--dataset.root={dataset}",
@@ -166,7 +133,9 @@ def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def hub_cache(pushed_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def hub_cache(
+    pushed_run: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, build_hf_cache: Callable[..., Path]
+) -> Path:
     """A Hugging Face cache holding exactly the uploaded repo; returns the cache root (HF_HUB_CACHE)."""
     cache = tmp_path_factory.mktemp("hf_cache")
     repo = pushed_run["record"] / "repo"
@@ -231,8 +200,8 @@ def test_from_pretrained_by_hub_id_from_offline_cache(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     frame = {
-        "observation.state": torch.linspace(-1, 1, 14),
-        "observation.images.top": torch.rand(3, 480, 640, generator=torch.Generator().manual_seed(0)),
+        OBS_STATE: torch.linspace(-1, 1, 14),
+        camera_key("top"): torch.rand(3, 480, 640, generator=torch.Generator().manual_seed(0)),
         "task": "move the coloured squares",
     }
     chunks = []
@@ -319,28 +288,6 @@ def load_push_script() -> ModuleType:
     return module
 
 
-@pytest.fixture
-def saved_pretrained(tmp_path: Path) -> Path:
-    """A two-camera pretrained_model folder as lerobot-train writes it (policy + both processors)."""
-    cameras = {"top": (32, 32), "left_wrist": (24, 32)}
-    policy = make_policy(cameras, role_grids=ONE_CELL_ROLE_GRIDS)
-    stats = {
-        f"observation.images.{name}": {"mean": torch.zeros(3, 1, 1), "std": torch.ones(3, 1, 1)}
-        for name in cameras
-    }
-    stats["observation.state"] = {"mean": torch.zeros(14), "std": torch.ones(14)}
-    stats["action"] = {"mean": torch.zeros(14), "std": torch.ones(14)}
-    folder = tmp_path / "pretrained_model"
-    policy.save_pretrained(folder)
-    preprocessor, postprocessor = make_hetero_act_pre_post_processors(policy.config, dataset_stats=stats)
-    preprocessor.save_pretrained(folder)
-    postprocessor.save_pretrained(folder)
-    (folder / "train_config.json").write_text(
-        json.dumps({"dataset": {"repo_id": "user/two_cam"}, "steps": 7})
-    )
-    return folder
-
-
 SIM_GRIDS = {"wrist_detail": [2, 2], "wrist_context": [2, 2], "global_overview": [2, 2]}
 
 
@@ -408,9 +355,7 @@ def test_card_keeps_gym_aloha_for_top_at_480x640_and_suggests_a_sim_without_env(
     assert "aloha" not in card_eval_command(text) and "For example, in the ALOHA simulation" not in text
 
 
-def test_push_script_uploads_folder_with_card(
-    saved_pretrained: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_push_script_uploads_folder_with_card(pretrained_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """scripts/push_to_hub.py creates the (private) repo and uploads the folder plus a generated card."""
     calls: list[dict[str, Any]] = []
 
@@ -440,7 +385,7 @@ def test_push_script_uploads_folder_with_card(
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     assert (
-        load_push_script().main([str(saved_pretrained), "--repo-id", "user/two_cam_policy", "--private"]) == 0
+        load_push_script().main([str(pretrained_dir), "--repo-id", "user/two_cam_policy", "--private"]) == 0
     )
 
     create, upload = calls
@@ -464,11 +409,11 @@ def test_push_script_uploads_folder_with_card(
     assert "`wrist_detail<-global_overview`, `global_overview<-wrist_detail`" in card
     assert "**Training dataset:** `user/two_cam`" in card
     assert "--policy.path=user/two_cam_policy" in card
-    assert not (saved_pretrained / "README.md").exists(), "the checkpoint folder itself is left untouched"
+    assert not (pretrained_dir / "README.md").exists(), "the checkpoint folder itself is left untouched"
 
 
 def test_push_script_rejects_bad_folders(
-    saved_pretrained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pretrained_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Missing folder, a run dir instead of pretrained_model, a truncated model, a bad repo id: exit 2."""
     script = load_push_script()
@@ -476,7 +421,7 @@ def test_push_script_rejects_bad_folders(
     (run_dir / "checkpoints").mkdir(parents=True)
     truncated = tmp_path / "truncated"
     truncated.mkdir()
-    for p in saved_pretrained.iterdir():
+    for p in pretrained_dir.iterdir():
         (truncated / p.name).write_bytes(p.read_bytes())
     model = truncated / "model.safetensors"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
@@ -484,29 +429,29 @@ def test_push_script_rejects_bad_folders(
         ([str(tmp_path / "nope"), "--repo-id", "u/n"], "does not exist"),
         ([str(run_dir), "--repo-id", "u/n"], "pass its checkpoints/last/pretrained_model folder"),
         ([str(truncated), "--repo-id", "u/n"], f"{model}: truncated safetensors file"),
-        ([str(saved_pretrained), "--repo-id", "no_slash"], "must look like <user>/<name>"),
+        ([str(pretrained_dir), "--repo-id", "no_slash"], "must look like <user>/<name>"),
     ]
     for argv, message in cases:
         assert script.main([*argv, "--dry-run"]) == 2
         assert message in capsys.readouterr().err
 
 
-def test_push_script_dry_run_lists_files(saved_pretrained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_push_script_dry_run_lists_files(pretrained_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--dry-run checks the folder and lists what would be uploaded without creating anything."""
-    assert load_push_script().main([str(saved_pretrained), "--repo-id", "user/name", "--dry-run"]) == 0
+    assert load_push_script().main([str(pretrained_dir), "--repo-id", "user/name", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload to https://huggingface.co/user/name:" in out
     for name in ("model.safetensors", "config.json", "policy_preprocessor.json", "README.md"):
         assert f"  {name}\n" in out
 
 
-def test_push_refuses_non_hetero_act_checkpoint(saved_pretrained: Path) -> None:
+def test_push_refuses_non_hetero_act_checkpoint(pretrained_dir: Path) -> None:
     """An ACT (or any other type) folder is refused before anything is uploaded, naming config.json."""
-    config_path = saved_pretrained / "config.json"
+    config_path = pretrained_dir / "config.json"
     config = json.loads(config_path.read_text())
     config["type"] = "act"
     config_path.write_text(json.dumps(config))
     from lerobot_hetero_act.hub import push_pretrained_dir
 
     with pytest.raises(CheckpointError, match=r"config\.json: policy type 'act', not 'hetero_act'"):
-        push_pretrained_dir(saved_pretrained, "user/name", dry_run=True)
+        push_pretrained_dir(pretrained_dir, "user/name", dry_run=True)

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from cli import run_logged
+from cli import BIN_DIR, run_logged, tiny_policy_args
 from dataset_factory import write_tiny_dataset
-from policy_factory import ALOHA_CAMERAS, CHUNK, TINY, make_config, role_grids_arg
+from policy_factory import ALOHA_CAMERAS, CHUNK, make_config
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 pytestmark = pytest.mark.e2e
 
-BIN_DIR = Path(sys.executable).parent
 REPO_ID = "local/tiny_init_from_act"
 FUSION_PREFIX = "model.camera_fusion."
 ACT_ONLY = {"model.encoder_img_feat_input_proj.weight", "model.encoder_img_feat_input_proj.bias"}
@@ -42,19 +40,6 @@ CARRIED_GROUPS = (
     "model.decoder_pos_embed.",
 )
 INIT_LINE = re.compile(r"init_from_act (\S+): loaded (\d+) tensors")
-
-
-def cli_policy_args(policy_type: str) -> list[str]:
-    """The tiny dims of tests/policy_factory.py, as lerobot-train flags (same dims for both types)."""
-    dims = {k: v for k, v in TINY.items() if k not in ("pretrained_backbone_weights", "device")}
-    return [
-        f"--policy.type={policy_type}",
-        *(f"--policy.{k}={v}" for k, v in dims.items()),
-        "--policy.pretrained_backbone_weights=null",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        *([role_grids_arg()] if policy_type == "hetero_act" else []),
-    ]
 
 
 def lerobot_train(args: list[str], cwd: Path) -> str:
@@ -78,7 +63,7 @@ def act_checkpoint(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     work = tmp_path_factory.mktemp("act")
     lerobot_train(
         [
-            *cli_policy_args("act"),
+            *tiny_policy_args("act"),
             f"--dataset.repo_id={REPO_ID}",
             f"--dataset.root={dataset}",
             f"--output_dir={work / 'run'}",
@@ -101,7 +86,7 @@ def hetero_run(
     shutil.copytree(act_checkpoint, act_copy)
     log = lerobot_train(
         [
-            *cli_policy_args("hetero_act"),
+            *tiny_policy_args("hetero_act"),
             f"--policy.init_from_act={act_copy}",
             f"--dataset.repo_id={REPO_ID}",
             f"--dataset.root={dataset}",

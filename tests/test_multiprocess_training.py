@@ -19,18 +19,17 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from cli import BIN_DIR, cli_env, tiny_policy_args
 from dataset_factory import write_tiny_dataset
 from lerobot.policies.factory import make_pre_post_processors
-from policy_factory import ONE_CELL_ROLE_GRIDS, make_batch, make_policy, role_grids_arg
+from policy_factory import ONE_CELL_ROLE_GRIDS, make_batch, make_policy
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
-BIN_DIR = Path(sys.executable).parent
 CAMERAS = {"top": (32, 40), "wrist": (24, 32)}
 CHUNK = 4
 NO_UNUSED = "find_unused_parameters=True was specified in DDP constructor, but did not find any unused"
@@ -79,18 +78,9 @@ def accelerate_train_command(dataset: Path, output_dir: Path, steps: int) -> lis
         "--dynamo_backend=no",
         "-m",
         "lerobot.scripts.lerobot_train",
-        "--policy.type=hetero_act",
-        "--policy.dim_model=16",
-        "--policy.dim_feedforward=32",
-        "--policy.n_heads=2",
-        "--policy.n_encoder_layers=1",
-        "--policy.n_vae_encoder_layers=1",
-        f"--policy.chunk_size={CHUNK}",
-        f"--policy.n_action_steps={CHUNK}",
-        "--policy.pretrained_backbone_weights=null",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        role_grids_arg(ONE_CELL_ROLE_GRIDS),
+        *tiny_policy_args(
+            role_grids=ONE_CELL_ROLE_GRIDS, dim_model=16, dim_feedforward=32, n_heads=2, chunk_size=CHUNK
+        ),
         "--dataset.repo_id=local/tiny_multicam",
         f"--dataset.root={dataset}",
         f"--output_dir={output_dir}",
@@ -109,12 +99,7 @@ def test_two_process_ddp_training_writes_loadable_checkpoint(tmp_path: Path) -> 
     checkpoint loads with from_pretrained and predicts finite action chunks."""
     dataset = write_tiny_dataset(tmp_path / "ds", CAMERAS, n_episodes=2, frames_per_episode=16, fps=10)
     output_dir = tmp_path / "run"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "WANDB_MODE": "disabled",
-        "OMP_NUM_THREADS": "1",  # two ranks on two cores
-    }
+    env = cli_env({"OMP_NUM_THREADS": "1"})  # two ranks on two cores
     returncode, log = run_in_own_group(
         accelerate_train_command(dataset, output_dir, steps=3), tmp_path, env, 300
     )

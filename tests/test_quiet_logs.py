@@ -11,14 +11,13 @@ Two kinds of noise used to appear in every recording / training / eval log, alth
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cli import OFFLINE_ENV, run_logged
-from test_e2e_train_eval import run_cli
+from cli import cli_env, run_cli, run_logged, tiny_policy_args
+from policy_factory import ONE_CELL_ROLE_GRIDS
 
 from lerobot_hetero_act.video_backend import PYAV, video_backend, video_backend_args
 
@@ -27,7 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sim]
 REPO = Path(__file__).resolve().parents[1]
 NOISE = ("Traceback", "EGLError", "Exception ignored", "libtorchcodec")
 CAMERAS = "top,left_wrist"
-GRIDS = '{"wrist_detail": [1, 1], "wrist_context": [1, 1], "global_overview": [1, 1]}'
 
 
 def assert_quiet(log: str, what: str) -> None:
@@ -60,18 +58,7 @@ def test_train_and_eval_output_has_no_traceback(recorded: tuple[Path, str], tmp_
     root, _ = recorded
     train_dir = tmp_path / "train"
     train_args = [
-        "--policy.type=hetero_act",
-        "--policy.dim_model=32",
-        "--policy.dim_feedforward=64",
-        "--policy.n_heads=4",
-        "--policy.n_encoder_layers=1",
-        "--policy.n_vae_encoder_layers=1",
-        "--policy.chunk_size=4",
-        "--policy.n_action_steps=4",
-        "--policy.pretrained_backbone_weights=null",
-        "--policy.device=cpu",
-        "--policy.push_to_hub=false",
-        f"--policy.role_grids={GRIDS}",
+        *tiny_policy_args(role_grids=ONE_CELL_ROLE_GRIDS, chunk_size=4),
         "--dataset.repo_id=local/quiet",
         f"--dataset.root={root}",
         *video_backend_args(),
@@ -119,7 +106,7 @@ def test_renderer_left_open_is_freed_before_egl_terminates(tmp_path: Path) -> No
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, **OFFLINE_ENV},
+        env=cli_env(),
     )
     assert out.returncode == 0 and "rendered" in out.stdout, out.stderr
     assert_quiet(out.stdout + out.stderr, "a process with an open renderer")

@@ -24,6 +24,13 @@ CAMERAS: tuple[str, ...] = (
 """Cameras defined in gym-aloha's MuJoCo scene (gym-aloha itself renders only `top`)."""
 
 DEFAULT_CAMERAS: tuple[str, ...] = ("top", "left_wrist", "right_wrist")
+ALOHA_CAMERA_ROLES: dict[str, str] = {
+    "top": "global_overview",
+    "left_wrist": "wrist_detail",
+    "right_wrist": "wrist_context",
+}
+"""The design's role of each default ALOHA camera: the left wrist sees the detail, the right wrist
+the context of the manipulation, and `top` the whole scene."""
 DEFAULT_IMAGE_SIZE: ImageSize = (480, 640)
 MAX_IMAGE_SIDE = 2048
 
@@ -130,11 +137,15 @@ def recorder_camera_args(sizes: Mapping[str, ImageSize]) -> list[str]:
 
 
 def eval_env_camera_args(sizes: Mapping[str, ImageSize]) -> list[str]:
-    """`lerobot-eval --env.type=aloha_multicam` flags that render these cameras at these sizes."""
+    """`lerobot-eval --env.type=aloha_multicam` flags that render these cameras at these sizes.
+
+    The first camera's size is the env's default; only cameras of another size get `--env.camera_sizes`.
+    """
     first = next(iter(sizes.values()))
-    return [
+    others = {name: size for name, size in sizes.items() if tuple(size) != tuple(first)}
+    args = [
         f"--env.cameras=[{','.join(sizes)}]",
         f"--env.observation_height={first[0]}",
         f"--env.observation_width={first[1]}",
-        f"--env.camera_sizes={format_camera_sizes(sizes)}",
     ]
+    return args + ([f"--env.camera_sizes={format_camera_sizes(others)}"] if others else [])

@@ -15,6 +15,7 @@ from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.sim.cameras import (
     DEFAULT_CAMERAS,
     parse_camera_sizes,
@@ -22,7 +23,7 @@ from lerobot_hetero_act.sim.cameras import (
     parse_image_size,
     resolve_camera_sizes,
 )
-from lerobot_hetero_act.sim.features import STATE_DIM, image_key
+from lerobot_hetero_act.sim.features import STATE_DIM
 from lerobot_hetero_act.sim.gym_envs import NAMESPACE as GYM_NAMESPACE
 from lerobot_hetero_act.sim.task_spec import FPS, get_task
 
@@ -79,7 +80,7 @@ class AlohaMultiCamEnvConfig(EnvConfig):
             self.features[f"pixels/{camera}"] = PolicyFeature(
                 type=FeatureType.VISUAL, shape=(height, width, 3)
             )
-            self.features_map[f"pixels/{camera}"] = image_key(camera)
+            self.features_map[f"pixels/{camera}"] = camera_key(camera)
 
     @property
     def package_name(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lerobot.utils.constants import ACTION, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import ACTION, OBS_STATE
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.sim.cameras import ImageSize
 
 _ARM_JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")
@@ -20,11 +21,6 @@ MOTOR_NAMES: list[str] = [f"{side}_{joint}" for side in ("left", "right") for jo
 STATE_DIM = len(MOTOR_NAMES)
 
 
-def image_key(camera: str) -> str:
-    """Dataset / policy key of a camera, e.g. `observation.images.top`."""
-    return f"{OBS_IMAGES}.{camera}"
-
-
 def dataset_features(camera_sizes: Mapping[str, ImageSize], use_videos: bool) -> dict[str, dict]:
     """Features for `LeRobotDataset.create`: state, action and one image stream per camera."""
     features: dict[str, dict] = {
@@ -32,7 +28,7 @@ def dataset_features(camera_sizes: Mapping[str, ImageSize], use_videos: bool) ->
         ACTION: {"dtype": "float32", "shape": (STATE_DIM,), "names": list(MOTOR_NAMES)},
     }
     for camera, (height, width) in camera_sizes.items():
-        features[image_key(camera)] = {
+        features[camera_key(camera)] = {
             "dtype": "video" if use_videos else "image",
             "shape": (height, width, 3),
             "names": ["height", "width", "channels"],

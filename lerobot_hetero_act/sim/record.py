@@ -21,6 +21,7 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.utils.constants import ACTION, OBS_STATE
 from tqdm import tqdm
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.sim import progress as prog
 from lerobot_hetero_act.sim.cameras import (
     DEFAULT_CAMERAS,
@@ -30,7 +31,7 @@ from lerobot_hetero_act.sim.cameras import (
     parse_cameras,
     parse_image_size,
 )
-from lerobot_hetero_act.sim.features import dataset_features, image_key
+from lerobot_hetero_act.sim.features import dataset_features
 from lerobot_hetero_act.sim.rendering import CameraRenderer
 from lerobot_hetero_act.sim.scene import AlohaScene
 from lerobot_hetero_act.sim.scripted_rollout import replay, scripted_episode
@@ -186,7 +187,7 @@ def _record_episode(
                 "task": instruction,
             }
             for camera, image in renderer.render().items():
-                frame[image_key(camera)] = image
+                frame[camera_key(camera)] = image
             dataset.add_frame(frame)
 
         result = replay(scene, seed, actions, on_frame=add_frame)

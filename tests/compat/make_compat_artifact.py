@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Write the committed backward-compatibility checkpoint tests/compat/hetero_act_v0_1/.
 
-    python scripts/make_compat_artifact.py            # (re)generate it with the current code
-    python scripts/make_compat_artifact.py --out DIR  # somewhere else
+    python tests/compat/make_compat_artifact.py            # (re)generate it with the current code
+    python tests/compat/make_compat_artifact.py --out DIR  # somewhere else
 
 The point: a change that breaks loading checkpoints written by this version (renamed or reshaped
 state-dict keys, removed/renamed/retyped config fields, changed forward semantics, changed
@@ -32,15 +32,18 @@ from pathlib import Path
 
 import torch
 from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.utils.constants import ACTION, OBS_STATE
 from safetensors.torch import load_file, save_file
 
-ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "tests" / "compat" / "hetero_act_v0_1"
+from lerobot_hetero_act.camera_roles import camera_key
+from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
+
+ARTIFACT_DIR = Path(__file__).resolve().parent / "hetero_act_v0_1"
 BACKBONE_PREFIX = "model.backbone."
 GOLDEN = (math.sqrt(5) - 1) / 2
 STATE_DIM = ACTION_DIM = 6
 # Three cameras, three roles, two sizes: every edge and both batching paths of the backbone.
 CAMERAS = {"top": (64, 64), "left_wrist": (48, 64), "right_wrist": (48, 64)}
-ROLES = {"top": "global_overview", "left_wrist": "wrist_detail", "right_wrist": "wrist_context"}
 # Small grids keep the pooled projections (512 * rows * cols -> dim_model) small enough to commit.
 ROLE_GRIDS = {"wrist_detail": [2, 2], "wrist_context": [2, 1], "global_overview": [1, 1]}
 CONFIG = {
@@ -109,13 +112,13 @@ def assemble_checkpoint(artifact: Path, out: Path) -> Path:
 def make_config():  # -> HeteroACTConfig
     from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
 
-    features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
+    features = {OBS_STATE: PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
     for name, (h, w) in CAMERAS.items():
-        features[f"observation.images.{name}"] = PolicyFeature(FeatureType.VISUAL, (3, h, w))
+        features[camera_key(name)] = PolicyFeature(FeatureType.VISUAL, (3, h, w))
     return HeteroACTConfig(
         input_features=features,
-        output_features={"action": PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},
-        camera_roles=dict(ROLES),
+        output_features={ACTION: PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},
+        camera_roles=dict(ALOHA_CAMERA_ROLES),
         role_grids={k: list(v) for k, v in ROLE_GRIDS.items()},
         **CONFIG,
     )
@@ -124,9 +127,9 @@ def make_config():  # -> HeteroACTConfig
 def fixed_inputs() -> dict[str, torch.Tensor]:
     """One raw observation (as a dataset frame: images in [0, 1], no batch dim)."""
     gen = torch.Generator().manual_seed(1234)
-    obs = {"observation.state": torch.randn(STATE_DIM, generator=gen)}
+    obs = {OBS_STATE: torch.randn(STATE_DIM, generator=gen)}
     for name, (h, w) in CAMERAS.items():
-        obs[f"observation.images.{name}"] = torch.rand(3, h, w, generator=gen)
+        obs[camera_key(name)] = torch.rand(3, h, w, generator=gen)
     return obs
 
 
@@ -152,7 +155,7 @@ def make_artifact(out: Path) -> None:
     state = policy.state_dict()
     backbone_shapes = {k: list(v.shape) for k, v in state.items() if k.startswith(BACKBONE_PREFIX)}
     manifest = {
-        "recipe": "golden-ratio sequence, Kaiming scale; see scripts/make_compat_artifact.py:recipe_tensor",
+        "recipe": "golden-ratio sequence, Kaiming scale; see tests/compat/make_compat_artifact.py:recipe_tensor",
         "shapes": dict(sorted(backbone_shapes.items())),
     }
     backbone = build_backbone_tensors(manifest)
@@ -163,13 +166,13 @@ def make_artifact(out: Path) -> None:
 
     gen = torch.Generator().manual_seed(7)
     stats = {
-        f"observation.images.{name}": {
+        camera_key(name): {
             "mean": torch.rand(3, 1, 1, generator=gen) * 0.2 + 0.4,
             "std": torch.rand(3, 1, 1, generator=gen) * 0.1 + 0.2,
         }
         for name in CAMERAS
     }
-    for key, dim in (("observation.state", STATE_DIM), ("action", ACTION_DIM)):
+    for key, dim in ((OBS_STATE, STATE_DIM), (ACTION, ACTION_DIM)):
         stats[key] = {"mean": torch.randn(dim, generator=gen), "std": torch.rand(dim, generator=gen) + 0.5}
     preprocessor, postprocessor = make_hetero_act_pre_post_processors(policy.config, dataset_stats=stats)
 
