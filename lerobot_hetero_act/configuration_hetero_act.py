@@ -19,6 +19,7 @@ from .camera_roles import (
     validate_edges,
     validate_grids_fit_images,
     validate_role_grids,
+    validate_role_image_sizes,
 )
 from .hetero_camera_fusion import CELL_KEYS, LEGACY_TOKEN_MODES, TOKEN_MODES
 
@@ -39,6 +40,9 @@ class HeteroACTConfig(ACTConfig):
             config.json records which role every camera had.
         role_grids: role -> [rows, cols] of the adaptive pooling grid on the backbone's last feature map.
             Defaults to the design's wrist_detail 6x6, wrist_context 4x4, global_overview 2x2.
+        role_image_sizes: role -> [height, width] that the role's cameras are resized to (antialiased,
+            after normalisation, before the backbone), so a camera recorded at high resolution costs only
+            what its role's grid can use. A role that is absent or null keeps its cameras' native size.
         attention_edges: directed cross-attention edges "query_role<-key_role"; each gets its own
             attention weights. Edges whose roles have no camera are not built.
         token_mode: "cell_keys" (default: one fused token per camera; each edge's query attends over
@@ -61,6 +65,7 @@ class HeteroACTConfig(ACTConfig):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_GRIDS.items()}
     )
     attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
+    role_image_sizes: dict[str, list[int] | None] = field(default_factory=dict)
     token_mode: str = CELL_KEYS
     view_gating: bool = False
     view_gate_min_share: float = 0.1
@@ -71,6 +76,7 @@ class HeteroACTConfig(ACTConfig):
         super().__post_init__()
         validate_role_grids(self.role_grids)
         validate_edges(self.attention_edges, self.role_grids)
+        validate_role_image_sizes(self.role_image_sizes, self.role_grids)
         self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
         self.token_mode = LEGACY_TOKEN_MODES.get(self.token_mode, self.token_mode)
         if self.token_mode not in TOKEN_MODES:
@@ -95,20 +101,35 @@ class HeteroACTConfig(ACTConfig):
                 f"view_gate_min_share = {self.view_gate_min_share} is not below 1 / {len(image_keys)} cameras; "
                 f"lower it (e.g. {0.3 / len(image_keys):.2f}) so the gate can still prefer a camera."
             )
+        was_default = not self.camera_roles
+        self.camera_roles = resolved
         validate_grids_fit_images(
             resolved,
-            {key: tuple(f.shape[1:]) for key, f in self.image_features.items()},
+            {key: self.backbone_input_size(key) for key in image_keys},
             self.role_grids,
             backbone_stride(self.replace_final_stride_with_dilation),
         )
-        was_default = not self.camera_roles
-        self.camera_roles = resolved
         summary = ", ".join(f"{camera_short_name(k)}->{r}" for k, r in resolved.items())
         logging.info(
             "hetero_act camera roles (%s): %s",
             "name-based default" if was_default else "from config",
             summary,
         )
+        for key in image_keys:
+            native, size = tuple(self.image_features[key].shape[1:]), self.backbone_input_size(key)
+            if native != size:
+                logging.info(
+                    "hetero_act: camera %s is resized from %dx%d to %dx%d (role %s) before the backbone",
+                    camera_short_name(key),
+                    *native,
+                    *size,
+                    resolved[key],
+                )
+
+    def backbone_input_size(self, camera: str) -> tuple[int, int]:
+        """(height, width) the backbone sees for a camera: its role's size, else its native size."""
+        size = self.role_image_sizes.get(self.camera_roles[camera])
+        return tuple(size) if size else tuple(self.image_features[camera].shape[1:])  # type: ignore[return-value]
 
     @property
     def parsed_attention_edges(self) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from lerobot.policies.act.modeling_act import ACT, ACTPolicy, ACTTemporalEnsembl
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor, nn
+from torch.nn import functional as F  # noqa: N812
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -35,8 +36,8 @@ from .camera_roles import camera_short_name
 from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
-from .hub import hetero_act_model_card
 from .input_checks import check_observation
+from .model_card import hetero_act_model_card
 
 # True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
 _LOADING_CHECKPOINT: ContextVar[bool] = ContextVar("hetero_act_loading_checkpoint", default=False)
@@ -49,7 +50,7 @@ def build_backbone(config: HeteroACTConfig) -> tuple[nn.Module, int]:
         weights=config.pretrained_backbone_weights,
         norm_layer=FrozenBatchNorm2d,
     )
-    # Channels come from the backbone itself (512 for ResNet-18/34, 2048 for ResNet-50): defect 1.
+    # Channels come from the backbone itself: 512 for ResNet-18/34, 2048 for ResNet-50.
     return IntermediateLayerGetter(resnet, return_layers={"layer4": "feature_map"}), resnet.fc.in_features
 
 
@@ -77,6 +78,8 @@ class HeteroACT(ACT):
         if not config.image_features:
             return
         self.backbone, channels = build_backbone(config)
+        # (height, width) each camera is resized to before the backbone (its role's size, or native).
+        self.backbone_input_sizes = {key: config.backbone_input_size(key) for key in config.image_features}
         self.camera_fusion = HeterogeneousCameraFusion(
             camera_roles={key: config.camera_roles[key] for key in config.image_features},
             role_grids=config.role_grids,
@@ -92,25 +95,35 @@ class HeteroACT(ACT):
         )
 
     def camera_feature_maps(self, images: Sequence[Tensor | None]) -> dict[str, Tensor]:
-        """Backbone feature maps per camera key; cameras of equal size share one batched pass (defect 9).
+        """Backbone feature maps per camera key; cameras of equal size share one batched pass.
 
         `images` follows `config.image_features` order; a None entry is a missing camera (no map).
         """
         keys = list(self.config.image_features)
         if len(images) != len(keys):
             raise ValueError(f"expected {len(keys)} camera tensors ({keys}), got {len(images)}.")
+        resized = [
+            None if img is None else self.resize_for_backbone(keys[i], img) for i, img in enumerate(images)
+        ]
         groups: dict[tuple[int, ...], list[int]] = {}
-        for i, img in enumerate(images):
+        for i, img in enumerate(resized):
             if img is not None:
                 groups.setdefault(tuple(img.shape[1:]), []).append(i)
         feature_maps: dict[str, Tensor] = {}
         for indices in groups.values():
-            stacked = torch.cat([images[i] for i in indices], dim=0)
+            stacked = torch.cat([resized[i] for i in indices], dim=0)
             # unflatten + unbind rather than chunk: same values, and an exported graph keeps a
             # symbolic batch size (chunk's piece count is a guard torch.export cannot prove).
             maps = self.backbone(stacked)["feature_map"].unflatten(0, (len(indices), -1)).unbind(0)
             feature_maps.update({keys[i]: m for i, m in zip(indices, maps, strict=True)})
         return feature_maps
+
+    def resize_for_backbone(self, camera: str, image: Tensor) -> Tensor:
+        """The camera's (B, C, H, W) image at its role's input size (antialiased bilinear), if it has one."""
+        size = self.backbone_input_sizes[camera]
+        if tuple(image.shape[-2:]) == size:
+            return image
+        return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
     def camera_tokens(self, images: Sequence[Tensor | None]) -> tuple[Tensor, Tensor]:
         """(T, B, D) camera tokens and their (T, 1, D) position embeddings."""
@@ -125,11 +138,10 @@ class HeteroACT(ACT):
             return None
         batch_size, n_cams = like.shape[0], len(self.config.image_features)
         dropped = torch.rand(batch_size, n_cams, device=like.device) < p
-        all_dropped = dropped.all(dim=1)
-        if all_dropped.any():
-            keep = torch.randint(n_cams, (batch_size,), device=like.device)
-            dropped[all_dropped, keep[all_dropped]] = False
-        return dropped
+        # Where every camera was drawn, keep one at random; branch-free, so torch.compile sees one graph.
+        keep = torch.randint(n_cams, (batch_size, 1), device=like.device)
+        keep_one = dropped.all(dim=1, keepdim=True) & (torch.arange(n_cams, device=like.device) == keep)
+        return dropped & ~keep_one
 
     def latent_sample(
         self, batch: dict[str, Tensor], batch_size: int

@@ -213,3 +213,42 @@ def test_attention_weights_are_captured_per_edge_on_request():
     overview_cells = TINY_ROLE_GRIDS["global_overview"][0] * TINY_ROLE_GRIDS["global_overview"][1]
     assert w.shape == (2, detail_cells, overview_cells)
     torch.testing.assert_close(w.sum(dim=-1), torch.ones(2, detail_cells))
+
+
+def test_role_image_sizes_resize_each_camera_before_the_backbone():
+    """The backbone sees the role's size; acting on native images equals acting on images resized
+    beforehand (antialiased bilinear) by a policy whose native size is the role's size."""
+    sizes = {"global_overview": [64, 96], "wrist_detail": [48, 64]}
+    policy = make_policy(camera_roles=ALOHA_ROLES, role_image_sizes=sizes).eval()
+    seen: list[tuple[int, ...]] = []
+    handle = policy.model.backbone.register_forward_hook(lambda m, inp, out: seen.append(tuple(inp[0].shape)))
+    obs = observation(make_batch(batch_size=2, with_action=False))
+    chunk = policy.predict_action_chunk(obs)
+    handle.remove()
+    # top -> 64x96; left_wrist (wrist_detail) -> 48x64; right_wrist (wrist_context) keeps 64x80.
+    assert sorted(seen) == sorted([(2, 3, 64, 96), (2, 3, 48, 64), (2, 3, 64, 80)])
+
+    cameras = {"top": (64, 96), "left_wrist": (48, 64), "right_wrist": ALOHA_CAMERAS["right_wrist"]}
+    native = make_policy(cameras, camera_roles=ALOHA_ROLES).eval()
+    native.load_state_dict(policy.state_dict())
+    resized_obs = dict(obs)
+    for cam in ("top", "left_wrist"):
+        key = f"observation.images.{cam}"
+        resized_obs[key] = torch.nn.functional.interpolate(
+            obs[key], size=cameras[cam], mode="bilinear", antialias=True, align_corners=False
+        )
+    torch.testing.assert_close(native.predict_action_chunk(resized_obs), chunk)
+
+
+def test_role_image_sizes_are_checked_against_roles_and_grids():
+    from lerobot_hetero_act.camera_roles import CameraRoleError
+
+    with pytest.raises(CameraRoleError, match=r"role_image_sizes: role 'wrist' is not defined"):
+        make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist": [64, 64]})
+    with pytest.raises(CameraRoleError, match=r"role_image_sizes\['wrist_detail'\] = \[64\]"):
+        make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist_detail": [64]})
+    # The grid must fit the resized image: 2x2 needs 33x33 at stride 32.
+    with pytest.raises(
+        CameraRoleError, match=r"left_wrist.*its 32x32 images give a 1x1 backbone feature map"
+    ):
+        make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist_detail": [32, 32]})
