@@ -127,3 +127,15 @@ def test_report_verdicts_follow_the_final_points_and_keep_the_rest_of_the_doc(tm
     text = doc.read_text()
     assert text.count("## Learning benchmark") == 1
     assert "| act | 2000 | 2000 |" in text
+
+
+def test_report_uses_the_quiet_machine_step_time_for_wall_clock(tmp_path: Path):
+    protocol = dataclasses.replace(LearningProtocol.from_file(PROTOCOL), steps=2000)
+    results = tmp_path / "results"
+    _write_run(results, "hetero_cell_keys", 1000, {2000: (46, 50)}, minutes=150)
+    (results / "step_time.json").write_text(json.dumps({"s_per_step": {"hetero_cell_keys": 1.2}}))
+    doc = tmp_path / "benchmarks.md"
+    write_learning_report(protocol, results, doc)
+    text = doc.read_text()
+    assert "at step 2000, 40 min (seed 1000) | met |" in text  # 2000 x 1.2 s, not the logged 150 min
+    assert "| 40 min (150 min) |" in text

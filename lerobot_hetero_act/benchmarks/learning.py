@@ -19,6 +19,7 @@ import json
 import re
 import shlex
 import shutil
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -384,3 +385,61 @@ def _portable(cmd: list[str]) -> list[str]:
                 arg = name
         out.append(arg)
     return out
+
+
+def measure_step_times(
+    protocol: LearningProtocol,
+    paths: BenchmarkPaths,
+    models: list[str],
+    steps: int = 40,
+    rounds: int = 2,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Seconds per training step of each model, measured side by side on a quiet machine.
+
+    Runs the real lerobot-train for `steps` steps per model, alternating models for `rounds` rounds,
+    and takes the median over LeRobot's per-interval timers (update + data loading), leaving out the
+    first interval (warm-up). The learning runs' own clocks include whatever else ran beside them;
+    this gives the wall-clock axis of a dedicated machine: step x seconds per step.
+    """
+    samples: dict[str, list[float]] = {model: [] for model in models}
+    for round_ix in range(rounds):
+        for model in models:
+            out = paths.work / "timing" / f"{model}_round{round_ix}"
+            if out.exists():
+                shutil.rmtree(out)
+            cmd = [
+                *(
+                    a
+                    for a in train_command(protocol, paths, model, protocol.train_seeds[0])
+                    if not a.startswith(("--output_dir", "--steps", "--log_freq", "--save_freq"))
+                ),
+                f"--output_dir={out}",
+                f"--steps={steps}",
+                "--log_freq=10",
+                "--save_checkpoint=false",
+            ]
+            intervals: list[float] = []
+
+            def on_line(line: str, intervals: list[float] = intervals) -> None:
+                if m := LOG_LINE.search(line):
+                    intervals.append(float(m.group(2)) + float(m.group(3)))
+
+            run_logged(
+                cmd,
+                paths.work / "logs" / f"timing_{model}_round{round_ix}.log",
+                threads=threads,
+                on_line=on_line,
+            )
+            samples[model] += intervals[1:]
+    result = {
+        "measured": time.strftime("%Y-%m-%d %H:%M"),
+        "threads": threads,
+        "steps_per_run": steps,
+        "rounds": rounds,
+        "s_per_step": {m: statistics.median(v) for m, v in samples.items() if v},
+        "intervals": samples,
+    }
+    paths.results.mkdir(parents=True, exist_ok=True)
+    (paths.results / "step_time.json").write_text(json.dumps(result, indent=1))
+    return result

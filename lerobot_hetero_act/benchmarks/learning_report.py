@@ -30,6 +30,9 @@ class EvalPoint:
     step: int
     samples: int
     wall_min: float | None
+    """Training minutes to this checkpoint: step x the model's measured s/step on a quiet machine
+    (results/step_time.json) when available, else the run's own logged clock."""
+    logged_min: float | None
     n: int
     k: int
     stages: dict[str, float]
@@ -57,6 +60,8 @@ class RunResult:
 def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
     """Every run of the protocol that has results, ordered as the protocol lists its models."""
     stages = get_task(protocol.task).reward_stages
+    step_time_path = results / "step_time.json"
+    s_per_step = json.loads(step_time_path.read_text())["s_per_step"] if step_time_path.is_file() else {}
     runs = []
     for model in protocol.models:
         for seed_dir in sorted(results.glob(f"{model}_seed*")):
@@ -70,12 +75,15 @@ def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
             run = RunResult(model, int(seed_text), command, loss=[(int(r[0]), r[1]) for r in timeline.log])
             for path in sorted(seed_dir.glob("eval_step*.json")):
                 s = json.loads(path.read_text())
-                wall = timeline.wall_s.get(s["step"])
+                logged = timeline.wall_s.get(s["step"])
+                logged_min = None if logged is None else logged / 60
+                clean_min = s["step"] * s_per_step[model] / 60 if model in s_per_step else None
                 run.points.append(
                     EvalPoint(
                         step=s["step"],
                         samples=s["samples"],
-                        wall_min=None if wall is None else wall / 60,
+                        wall_min=clean_min if clean_min is not None else logged_min,
+                        logged_min=logged_min,
                         n=s["n_episodes"],
                         k=s["n_success"],
                         stages=stage_rates(s["max_rewards"], stages),
@@ -268,8 +276,11 @@ def render_section(
         "the final one. Success rates carry their 95% Wilson interval; reward stages are the share of "
         f"episodes whose maximum reward reached {', '.join(f'{i + 1} ({n})' for i, n in enumerate(stage_names))}.",
         "",
-        "Wall-clock is the time `lerobot-train` ran to reach the checkpoint (summed over resumed "
-        "segments), on this project's 2-core CPU machine, as logged with each run's conditions below.",
+        "Wall-clock: training steps x each model's seconds per step measured side by side on a quiet "
+        "2-core CPU (`learning_benchmark.py time`, LeRobot's own step timers) where that measurement "
+        "exists; the runs' own clocks (summed over resumed segments) are listed as *logged*, and include "
+        "whatever else shared the machine (the runs went two at a time with one torch thread each, beside "
+        "evaluations).",
         "",
     ]
     for path in figure_paths:
@@ -278,7 +289,7 @@ def render_section(
     lines += [
         "### Every evaluated checkpoint",
         "",
-        "| model | seed | step | samples | wall-clock | success (k/n; 95% CI) | "
+        "| model | seed | step | samples | wall-clock (logged) | success (k/n; 95% CI) | "
         + " | ".join(stage_names)
         + " | mean return |",
         "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- |",
@@ -286,6 +297,8 @@ def render_section(
     for run in runs:
         for p in run.points:
             wall = f"{p.wall_min:.0f} min" if p.wall_min is not None else "–"
+            if p.logged_min is not None and p.logged_min != p.wall_min:
+                wall += f" ({p.logged_min:.0f} min)"
             stages = " | ".join(pct(p.stages[s]) for s in stage_names)
             lines.append(
                 f"| {run.model} | {run.seed} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
