@@ -1,0 +1,329 @@
+"""Cost of hetero_act's token modes against LeRobot's ACT: parameters, tokens, latency, memory.
+
+Every model x resolution is built with random weights (`pretrained_backbone_weights=None`), 3 ALOHA
+cameras of one size and a 14-dim state, and measured in a fresh subprocess so that its peak RSS is
+its own: parameters (total and image-token path), encoder tokens (read by a hook on ACT's
+transformer encoder), inference per action chunk (`predict_action_chunk`, batch 1), the backbone and
+the image-token path on their own (timed interleaved with inference, so a load change hits all three
+alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
+
+At the largest resolution, `hetero_cell_keys` is also exported to ONNX (`export.export_onnx`, checked
+against PyTorch by `export.max_abs_difference`) and timed in onnxruntime in a process that holds
+no PyTorch model (batch 1, the same number of intra-op threads; torch is imported, as by
+`onnx_runner`, whose pre/post-processors are torch code).
+
+Learning quality is not measured here: see `benchmarks/learning.py` (closed-loop success) and
+`lerobot-train --dataset.eval_split=0.1 --eval_steps=N` (held-out loss).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..camera_roles import camera_key
+from ..offline_run import run_logged
+
+CAMERAS: tuple[str, ...] = ("top", "left_wrist", "right_wrist")
+ROLES = {"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"}
+STATE_DIM = ACTION_DIM = 14
+# model name -> config overrides; "type" picks LeRobot's ACT or hetero_act.
+MODELS: dict[str, dict[str, Any]] = {
+    "act": {"type": "act"},
+    "hetero_cell_keys": {"type": "hetero_act", "token_mode": "cell_keys"},
+    "hetero_pooled_keys": {"type": "hetero_act", "token_mode": "pooled_keys"},
+    "hetero_spatial": {"type": "hetero_act", "token_mode": "spatial"},
+    "hetero_spatial_gated": {"type": "hetero_act", "token_mode": "spatial", "view_gating": True},
+}
+ONNX_MODEL = "hetero_cell_keys"  # exported and timed in onnxruntime at the largest resolution
+ONNX_ROW = f"{ONNX_MODEL}_onnxruntime"
+# --quick: a tiny transformer and grids that fit a 32x64 image's 1x2 feature map (plumbing, not speed).
+QUICK_DIMS: dict[str, Any] = dict(
+    dim_model=64, n_heads=4, dim_feedforward=128, n_encoder_layers=1, n_vae_encoder_layers=1, latent_dim=8
+) | {"chunk_size": 10, "n_action_steps": 10}
+QUICK_ROLE_GRIDS = {"wrist_detail": [1, 2], "wrist_context": [1, 1], "global_overview": [1, 2]}
+
+
+@dataclass
+class TimingPlan:
+    models: list[str]
+    resolutions: list[tuple[int, int]]
+    dims: dict[str, Any] = field(default_factory=dict)  # ACT's defaults where empty
+    role_grids: dict[str, list[int]] | None = None  # None: the design's default grids
+    infer_repeats: int = 20
+    train_repeats: int = 5
+    warmup: int = 2
+    train_warmup: int = 1
+    train_batch: int = 8
+    threads: int = 2
+    isolate: bool = True  # one subprocess per model x resolution (--quick shares one)
+    onnx: bool = True
+
+    def specs(self) -> list[dict[str, Any]]:
+        """One measurement per model x resolution: the plan's settings plus model, height, width."""
+        base = {k: v for k, v in asdict(self).items() if k not in ("models", "resolutions")}
+        return [dict(base, model=m, height=h, width=w) for h, w in self.resolutions for m in self.models]
+
+
+def log(message: str) -> None:
+    print(f"[timing {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def build_policy(spec: dict[str, Any]):
+    """ACTPolicy or HeteroACTPolicy with seed 0, the spec's dims and 3 cameras of the spec's size."""
+    import torch
+    from lerobot.configs.types import FeatureType, PolicyFeature
+    from lerobot.policies.act.configuration_act import ACTConfig
+    from lerobot.policies.act.modeling_act import ACTPolicy
+
+    from ..configuration_hetero_act import HeteroACTConfig
+    from ..modeling_hetero_act import HeteroACTPolicy
+
+    overrides = dict(MODELS[spec["model"]])
+    is_act = overrides.pop("type") == "act"
+    features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
+    for cam in CAMERAS:
+        features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))
+    kwargs: dict[str, Any] = {
+        "input_features": features,
+        "output_features": {"action": PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},
+        "pretrained_backbone_weights": None,
+        "device": "cpu",
+        **spec["dims"],
+    }
+    if not is_act:
+        kwargs.update(overrides, camera_roles={camera_key(c): r for c, r in ROLES.items()})
+        if spec["role_grids"]:
+            kwargs["role_grids"] = spec["role_grids"]
+    torch.manual_seed(0)
+    config = ACTConfig(**kwargs) if is_act else HeteroACTConfig(**kwargs)
+    return (ACTPolicy if is_act else HeteroACTPolicy)(config)
+
+
+def make_batch(policy, batch_size: int, with_action: bool) -> dict:
+    """Random normalised inputs (timings do not depend on pixel values)."""
+    import torch
+
+    config, gen = policy.config, torch.Generator().manual_seed(0)
+    batch = {k: torch.randn(batch_size, *f.shape, generator=gen) for k, f in config.input_features.items()}
+    if with_action:
+        batch["action"] = torch.randn(batch_size, config.chunk_size, ACTION_DIM, generator=gen)
+        batch["action_is_pad"] = torch.zeros(batch_size, config.chunk_size, dtype=torch.bool)
+    return batch
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each function, calling them in turn `repeats` times after `warmup` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def count_encoder_tokens(policy, batch) -> int:
+    """Tokens entering ACT's transformer encoder, read by a hook (not computed from a formula)."""
+    import torch
+
+    seen: list[int] = []
+    handle = policy.model.encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape[0]))
+    with torch.no_grad():
+        policy.predict_action_chunk(batch)
+    handle.remove()
+    return seen[0]
+
+
+def backbone_and_image_path(policy, images: list) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The backbone pass as the model runs it, and the image-token path on its output.
+
+    hetero_act: `camera_feature_maps` (equal-size cameras batched), then `camera_fusion`. ACT: one
+    backbone call per camera (as ACT.forward does), then its 2-D sine position embedding and 1x1 conv.
+    """
+    model = policy.model
+    if hasattr(model, "camera_fusion"):
+        maps = model.camera_feature_maps(images)
+        return (lambda: model.camera_feature_maps(images)), (lambda: model.camera_fusion(maps))
+    backbone = lambda: [model.backbone(img)["feature_map"] for img in images]  # noqa: E731
+    maps_list, proj, pos = backbone(), model.encoder_img_feat_input_proj, model.encoder_cam_feat_pos_embed
+    return backbone, lambda: [(proj(fm), pos(fm)) for fm in maps_list]
+
+
+def measure_torch(spec: dict[str, Any]) -> dict[str, Any]:
+    """One model at one resolution in eager PyTorch: the row of the timing table."""
+    import torch
+
+    policy = build_policy(spec)
+    fusion = getattr(policy.model, "camera_fusion", None) or policy.model.encoder_img_feat_input_proj
+    row: dict[str, Any] = {
+        "model": spec["model"],
+        "resolution": f"{spec['height']}x{spec['width']}",
+        "params_total": sum(p.numel() for p in policy.parameters()),
+        "params_image_path": sum(p.numel() for p in fusion.parameters()),
+    }
+    policy.eval()
+    obs = make_batch(policy, 1, with_action=False)
+    row["encoder_tokens"] = count_encoder_tokens(policy, obs)
+    log(f"{row['model']} @ {row['resolution']}: inference x{spec['infer_repeats']}")
+    with torch.no_grad():
+        backbone, image_path = backbone_and_image_path(policy, [obs[k] for k in policy.config.image_features])
+        infer = lambda: policy.predict_action_chunk(obs)  # noqa: E731
+        fns = {"infer": infer, "backbone": backbone, "image_path": image_path}
+        times = time_interleaved(fns, spec["warmup"], spec["infer_repeats"])
+    row.update({f"{name}_ms": 1000 * statistics.median(t) for name, t in times.items()})
+    row["infer_n"] = spec["infer_repeats"]
+    row["image_path_share_of_backbone"] = row["image_path_ms"] / row["backbone_ms"]
+    row["peak_mem_infer_mb"] = peak_rss_mb()
+
+    policy.train()
+    batch = make_batch(policy, spec["train_batch"], with_action=True)
+    lr, decay = policy.config.optimizer_lr, policy.config.optimizer_weight_decay
+    optimizer = torch.optim.AdamW(policy.get_optim_params(), lr=lr, weight_decay=decay)
+
+    def train_step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        policy.forward(batch)[0].backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 10.0)  # lerobot-train's default clip
+        optimizer.step()
+
+    log(f"{row['model']} @ {row['resolution']}: train x{spec['train_repeats']}")
+    times = time_interleaved({"train": train_step}, spec["train_warmup"], spec["train_repeats"])
+    row.update(train_s=statistics.median(times["train"]), train_n=spec["train_repeats"])
+    return row | {"train_batch": spec["train_batch"], "peak_mem_train_mb": peak_rss_mb()}
+
+
+def export_for_onnx(spec: dict[str, Any]) -> dict[str, Any]:
+    """Export the spec's policy (same seed, same weights as its eager row) to spec["onnx_path"]."""
+    from ..export import export_onnx, max_abs_difference
+
+    policy = build_policy(spec).eval()
+    start = time.perf_counter()
+    export_onnx(policy, spec["onnx_path"])
+    return {
+        "model": ONNX_ROW,
+        "resolution": f"{spec['height']}x{spec['width']}",
+        "params_total": sum(p.numel() for p in policy.parameters()),
+        "encoder_tokens": count_encoder_tokens(policy, make_batch(policy, 1, with_action=False)),
+        "export_s": time.perf_counter() - start,
+        "onnx_max_abs_diff": max_abs_difference(policy, spec["onnx_path"], batch_sizes=(1,)),
+    }
+
+
+def measure_onnx(spec: dict[str, Any]) -> dict[str, Any]:
+    """Inference per chunk in onnxruntime, batch 1, in a process that holds no PyTorch model."""
+    import numpy as np
+
+    from ..export import onnx_session
+
+    session = onnx_session(spec["onnx_path"], threads=spec["threads"])
+    rng = np.random.default_rng(0)
+    feed = {i.name: rng.standard_normal([1, *i.shape[1:]]).astype(np.float32) for i in session.get_inputs()}
+    log(f"{ONNX_ROW} @ {spec['height']}x{spec['width']}: inference x{spec['infer_repeats']}")
+    times = time_interleaved({"run": lambda: session.run(None, feed)}, spec["warmup"], spec["infer_repeats"])
+    ms = 1000 * statistics.median(times["run"])
+    return {"infer_ms": ms, "infer_n": spec["infer_repeats"], "peak_mem_infer_mb": peak_rss_mb()}
+
+
+WORKERS = {"torch": measure_torch, "export": export_for_onnx, "onnx": measure_onnx}
+
+
+def worker_main(argv: list[str]) -> None:
+    """`python -m lerobot_hetero_act.benchmarks.timing SPECS.json OUT.json`: measure, write rows."""
+    specs = json.loads(Path(argv[0]).read_text())
+    import torch
+
+    torch.set_num_threads(specs[0]["threads"])
+    Path(argv[1]).write_text(json.dumps([WORKERS[spec["phase"]](spec) for spec in specs]))
+
+
+def run_in_subprocess(specs: list[dict[str, Any]], work: Path, name: str) -> list[dict[str, Any]]:
+    """Measure `specs` in one fresh interpreter (offline, pinned threads); returns their rows."""
+    (work / f"{name}.json").write_text(json.dumps(specs))
+    cmd = [sys.executable, "-m", __name__, str(work / f"{name}.json"), str(work / f"{name}.out.json")]
+    run_logged(cmd, work / f"{name}.log", threads=specs[0]["threads"], echo=lambda line: "[timing" in line)
+    return json.loads((work / f"{name}.out.json").read_text())
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, RAM and library versions: timings mean nothing without them."""
+    import platform
+
+    import lerobot
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    return {
+        "cpu": cpu[1] if cpu else platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lerobot": getattr(lerobot, "__version__", "unknown"),
+        "platform": platform.platform(),
+    }
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Ratios to ACT at the same resolution (the figures the targets are stated in)."""
+    act = {r["resolution"]: r for r in rows if r["model"] == "act"}
+    for row in rows:
+        ref = act.get(row["resolution"])
+        for key, ratio in (("infer_ms", "infer"), ("train_s", "train"), ("encoder_tokens", "tokens")):
+            if ref is not None and row.get(key) is not None:
+                row[f"{ratio}_ratio_to_act"] = row[key] / ref[key]
+
+
+def run_timing(plan: TimingPlan) -> dict[str, Any]:
+    """Measure every model x resolution (and the ONNX row); returns {"settings", "rows", ...}."""
+    unknown = [m for m in plan.models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; choose from {list(MODELS)}")
+    start, load_start = time.perf_counter(), os.getloadavg()  # a busy machine makes timings suspect
+    specs = [{**s, "phase": "torch"} for s in plan.specs()]
+    groups = [[s] for s in specs] if plan.isolate else [specs]
+    rows: list[dict[str, Any]] = []
+    onnx_rows: list[dict[str, Any]] = []  # measured first, listed last
+    with tempfile.TemporaryDirectory(prefix="timing_") as tmp:
+        work = Path(tmp)
+        if plan.onnx:  # first: a failing export stops the run before the long eager measurements
+            h, w = max(plan.resolutions, key=lambda hw: hw[0] * hw[1])
+            spec = {**plan.specs()[0], "model": ONNX_MODEL, "height": h, "width": w}
+            spec["onnx_path"] = str(work / "policy.onnx")
+            log(f"export {ONNX_MODEL} @ {h}x{w} to ONNX")
+            row = run_in_subprocess([{**spec, "phase": "export"}], work, "export")[0]
+            onnx_rows.append(row | run_in_subprocess([{**spec, "phase": "onnx"}], work, "onnx")[0])
+        for i, group in enumerate(groups):
+            log(f"process {i + 1}/{len(groups)}: {', '.join(s['model'] for s in group)}")
+            rows += run_in_subprocess(group, work, f"torch{i}")
+    rows += onnx_rows
+    add_ratios(rows)
+    settings = asdict(plan) | {"resolutions": [f"{h}x{w}" for h, w in plan.resolutions]}
+    return {
+        "settings": settings,
+        "rows": rows,
+        "duration_s": time.perf_counter() - start,
+        "load_avg_1_5_15_min": {"start": load_start, "end": os.getloadavg()},
+        "machine": machine_info(),
+    }
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1:])
