@@ -74,6 +74,15 @@ def parse_edge(edge: str) -> tuple[str, str]:
     return parts[0].strip(), parts[1].strip()
 
 
+def is_positive_pair(value: object) -> bool:
+    """Two positive integers (bools excluded), as a grid [rows, cols] or a size [height, width] must be."""
+    return (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    )
+
+
 def validate_role_grids(role_grids: Mapping[str, Sequence[int]]) -> None:
     """Every role needs a grid of two positive integers (rows, cols) for adaptive pooling."""
     if not role_grids:
@@ -83,12 +92,7 @@ def validate_role_grids(role_grids: Mapping[str, Sequence[int]]) -> None:
     for role, grid in role_grids.items():
         if not role or EDGE_ARROW in role:
             raise CameraRoleError(f"role_grids: invalid role name {role!r}.")
-        ok = (
-            isinstance(grid, Sequence)
-            and len(grid) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in grid)
-        )
-        if not ok:
+        if not is_positive_pair(grid):
             raise CameraRoleError(
                 f"role_grids[{role!r}] = {grid!r}: a grid must be two positive integers [rows, cols], e.g. [4, 4]."
             )
@@ -145,12 +149,7 @@ def validate_role_image_sizes(
             raise CameraRoleError(
                 f"role_image_sizes: role {role!r} is not defined. Defined roles (role_grids): {sorted(roles)}."
             )
-        ok = size is None or (
-            isinstance(size, Sequence)
-            and len(size) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-        )
-        if not ok:
+        if size is not None and not is_positive_pair(size):
             raise CameraRoleError(
                 f"role_image_sizes[{role!r}] = {size!r}: give [height, width] as two positive integers "
                 "(e.g. [192, 256]) or null for the cameras' native size."

@@ -24,6 +24,7 @@ from .benchmarks.learning import (
     BenchmarkPaths,
     LearningProtocol,
     TrainTimeline,
+    dataclass_from_json,
     evaluate_pending,
     record,
     train,
@@ -57,13 +58,7 @@ class DemoConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> DemoConfig:
-        data = json.loads(Path(path).read_text())
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown demo setting(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
-            )
-        return cls(**data)
+        return dataclass_from_json(cls, path)
 
     @classmethod
     def quick(cls) -> DemoConfig:

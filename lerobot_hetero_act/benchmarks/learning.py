@@ -33,6 +33,17 @@ CHECKPOINT_LINE = re.compile(r"Checkpoint policy after step (\d+)")
 LOG_LINE = re.compile(r"step:\S+ .*?(?<!\w)loss:([0-9.eE+-]+).*?updt_s:([0-9.]+) data_s:([0-9.]+)")
 
 
+def dataclass_from_json(cls: type, path: Path) -> Any:
+    """Build dataclass `cls` from a JSON file; an unknown field fails naming it and the known ones."""
+    data = json.loads(Path(path).read_text())
+    unknown = set(data) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+        )
+    return cls(**data)
+
+
 @dataclass
 class LearningProtocol:
     """What every model of one benchmark shares; see the module docstring."""
@@ -66,13 +77,7 @@ class LearningProtocol:
 
     @classmethod
     def from_file(cls, path: Path) -> LearningProtocol:
-        data = json.loads(Path(path).read_text())
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown protocol field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
-            )
-        protocol = cls(**data)
+        protocol = dataclass_from_json(cls, path)
         protocol.check()
         return protocol
 
