@@ -1,1 +1,2 @@
-"""Benchmarks of hetero_act against LeRobot ACT: learning (closed loop) and its statistics."""
+"""Benchmarks of hetero_act against LeRobot's ACT: learning in closed loop (learning, learning_report),
+cost (timing, timing_report), and the statistics they share (stats)."""

@@ -33,9 +33,10 @@ from typing import Any
 
 from ..camera_roles import camera_key
 from ..offline_run import run_logged
+from ..sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS
 
-CAMERAS: tuple[str, ...] = ("top", "left_wrist", "right_wrist")
-ROLES = {"left_wrist": "wrist_detail", "right_wrist": "wrist_context", "top": "global_overview"}
+CAMERAS = DEFAULT_CAMERAS
+ROLES = ALOHA_CAMERA_ROLES
 STATE_DIM = ACTION_DIM = 14
 # model name -> config overrides; "type" picks LeRobot's ACT or hetero_act.
 MODELS: dict[str, dict[str, Any]] = {
