@@ -134,7 +134,7 @@ def test_every_parameter_gets_a_gradient_when_roles_lack_cameras() -> None:
     """The in-process version of DDP's check: one training forward/backward with two of three roles
     present leaves no trainable parameter without a gradient (no DDP 'unused parameter' error)."""
     cameras = {"top": (32, 40), "wrist": (24, 32)}
-    policy = make_policy(cameras)
+    policy = make_policy(cameras, role_grids=ONE_CELL_ROLE_GRIDS)
     policy.train()
     loss, _ = policy.forward(make_batch(cameras))
     loss.backward()
