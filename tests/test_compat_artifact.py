@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
+from cli import cli_env
 from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
@@ -198,7 +198,7 @@ def test_lerobot_eval_runs_v0_1_checkpoint_and_executes_its_actions(
     refused = subprocess.run(
         eval_command([*args, "--policy.camera_dropout=0.2", f"--output_dir={tmp_path / 'eval_refused'}"]),
         cwd=tmp_path,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **eval_env()},
+        env=cli_env(eval_env()),
         capture_output=True,
         text=True,
         timeout=600,

@@ -25,6 +25,7 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 from lerobot_hetero_act.video_backend import video_backend_args
 
@@ -135,7 +136,7 @@ def test_train_writes_hetero_act_checkpoints(trained_run: tuple[Path, str]) -> N
         assert config["camera_roles"] == EXPECTED_ROLES
         assert config["pretrained_backbone_weights"] is None
         assert {k: v["shape"] for k, v in config["input_features"].items() if "images" in k} == {
-            f"observation.images.{name}": [3, h, w] for name, (h, w) in MULTICAM.items()
+            camera_key(name): [3, h, w] for name, (h, w) in MULTICAM.items()
         }
         train_config = json.loads((pretrained / "train_config.json").read_text())
         assert train_config["policy"]["type"] == "hetero_act"

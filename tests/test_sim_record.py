@@ -22,6 +22,7 @@ import pytest
 import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.sim import progress as prog
 from lerobot_hetero_act.sim.record import RecordConfig, record_demos
 from lerobot_hetero_act.sim.scene import AlohaScene
@@ -58,7 +59,7 @@ def test_recorded_dataset_has_expected_features_and_frames(tmp_path: Path) -> No
     assert ds.fps == 50
     assert ds.num_episodes == 2 and ds.num_frames == 2 * LENGTH
     for cam, (h, w) in SIZES.items():
-        feature = ds.features[f"observation.images.{cam}"]
+        feature = ds.features[camera_key(cam)]
         assert feature["dtype"] == "video" and tuple(feature["shape"]) == (h, w, 3)
     assert tuple(ds.features["observation.state"]["shape"]) == (14,)
     assert tuple(ds.features["action"]["shape"]) == (14,)
@@ -66,7 +67,7 @@ def test_recorded_dataset_has_expected_features_and_frames(tmp_path: Path) -> No
 
     frame = ds[LENGTH + 20]
     for cam, (h, w) in SIZES.items():
-        assert frame[f"observation.images.{cam}"].shape == (3, h, w)
+        assert frame[camera_key(cam)].shape == (3, h, w)
     left, right = frame["observation.images.left_wrist"], frame["observation.images.right_wrist"]
     assert (left - right).abs().mean() > 0.01, "the two wrist cameras must show different views"
     top = frame["observation.images.top"]
