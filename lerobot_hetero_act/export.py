@@ -34,6 +34,7 @@ import torch
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor, nn
 
+from .camera_roles import camera_key
 from .configuration_hetero_act import HeteroACTConfig
 
 POLICY_TYPE = "hetero_act"
@@ -131,7 +132,7 @@ def load_policy(policy_path: str):
 
 
 def _check_missing_cameras(config: HeteroACTConfig, missing_cameras: Sequence[str]) -> list[str]:
-    keys = [k if k.startswith(f"{OBS_IMAGES}.") else f"{OBS_IMAGES}.{k}" for k in missing_cameras]
+    keys = [camera_key(k) for k in missing_cameras]
     unknown = [k for k in keys if k not in config.image_features]
     if unknown:
         raise ExportError(

@@ -40,7 +40,7 @@ import torch
 from lerobot.policies.act.modeling_act import ACTSinusoidalPositionEmbedding2d
 from torch import Tensor, nn
 
-from .camera_roles import camera_short_name
+from .camera_roles import built_edges, camera_short_name
 
 CELL_KEYS = "cell_keys"
 POOLED_KEYS = "pooled_keys"
@@ -186,9 +186,7 @@ class HeterogeneousCameraFusion(nn.Module):
         self.role_cameras: dict[str, list[str]] = {}
         for cam, role in self.camera_roles.items():
             self.role_cameras.setdefault(role, []).append(cam)
-        self.edges: list[tuple[str, str]] = [
-            (q, k) for q, k in edges if q in self.role_cameras and k in self.role_cameras
-        ]
+        self.edges: list[tuple[str, str]] = built_edges(edges, self.role_cameras)
 
         self.extractors = nn.ModuleDict(
             {

@@ -30,9 +30,9 @@ import torch
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACTTemporalEnsembler
 from lerobot.policies.factory import make_pre_post_processors
-from lerobot.utils.constants import OBS_IMAGES
 from torch import Tensor
 
+from .camera_roles import CAMERA_KEY_PREFIX
 from .export import OUTPUT_NAME, POLICY_TYPE, ExportError, onnx_session, read_policy_type
 from .input_checks import ObservationError
 
@@ -71,7 +71,7 @@ class HeteroACTOnnxRunner:
         )
         self.session = onnx_session(onnx_path, threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.cameras = [n for n in self.input_names if n.startswith(f"{OBS_IMAGES}.")]
+        self.cameras = [n for n in self.input_names if n.startswith(CAMERA_KEY_PREFIX)]
         self.n_action_steps = n_action_steps or self.config.n_action_steps
         self._queue: deque[Tensor] = deque()
         coeff = self.config.temporal_ensemble_coeff
@@ -86,7 +86,7 @@ class HeteroACTOnnxRunner:
     def _check_cameras(self, observation: Mapping[str, Any]) -> None:
         missing = [key for key in self.input_names if key not in observation]
         if missing:
-            has = sorted(k for k in observation if k.startswith(f"{OBS_IMAGES}."))
+            has = sorted(k for k in observation if k.startswith(CAMERA_KEY_PREFIX))
             raise ObservationError(
                 f"{', '.join(repr(k) for k in missing)} missing from the observation (it has cameras {has}); "
                 f"this ONNX graph needs every one of its inputs {self.input_names}. A policy trained with "
