@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/timing_benchmark.py                # full run, ~20-30 min on 2 CPU cores
     .venv/bin/python scripts/timing_benchmark.py --render-only  # re-render the doc from the JSON
+    .venv/bin/python scripts/timing_benchmark.py --models act hetero_cell_keys hetero_cell_keys_compiled --no-onnx
     .venv/bin/python scripts/timing_benchmark.py --quick --json /tmp/t.json --doc /tmp/t.md  # smoke test
 
 Writes the results to `--json` and the section between the timing markers of `--doc`. What is
@@ -19,7 +20,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from lerobot_hetero_act.benchmarks.timing import MODELS, QUICK_DIMS, QUICK_ROLE_GRIDS, TimingPlan, run_timing
+from lerobot_hetero_act.benchmarks.timing import (
+    DEFAULT_MODELS,
+    MODELS,
+    QUICK_DIMS,
+    QUICK_ROLE_GRIDS,
+    TimingPlan,
+    run_timing,
+)
 from lerobot_hetero_act.benchmarks.timing_report import render_section, write_section
 from lerobot_hetero_act.offline_run import REPO
 from lerobot_hetero_act.sim.cameras import parse_image_size
@@ -32,7 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--doc", type=Path, default=REPO / "docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="tiny images, dims and grids, 2 repeats, 1 thread")
     p.add_argument("--render-only", action="store_true", help="only re-render --doc from --json")
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=DEFAULT_MODELS,
+        choices=list(MODELS),
+        help="add hetero_cell_keys_compiled for torch.compile",
+    )
     p.add_argument("--resolutions", nargs="+", default=["240x320", "480x640"], help="HxW per camera")
     p.add_argument("--role-grids", type=json.loads, default=None, help="JSON role -> [rows, cols]")
     p.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")

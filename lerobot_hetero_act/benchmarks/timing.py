@@ -45,7 +45,10 @@ MODELS: dict[str, dict[str, Any]] = {
     "hetero_pooled_keys": {"type": "hetero_act", "token_mode": "pooled_keys"},
     "hetero_spatial": {"type": "hetero_act", "token_mode": "spatial"},
     "hetero_spatial_gated": {"type": "hetero_act", "token_mode": "spatial", "view_gating": True},
+    # torch.compile of the network (inductor, CPU); compiled during the warm-up calls. Opt-in: slow.
+    "hetero_cell_keys_compiled": {"type": "hetero_act", "token_mode": "cell_keys", "compile": True},
 }
+DEFAULT_MODELS = [name for name, spec in MODELS.items() if not spec.get("compile")]
 ONNX_MODEL = "hetero_cell_keys"  # exported and timed in onnxruntime at the largest resolution
 ONNX_ROW = f"{ONNX_MODEL}_onnxruntime"
 # --quick: a tiny transformer and grids that fit a 32x64 image's 1x2 feature map (plumbing, not speed).
@@ -92,6 +95,7 @@ def build_policy(spec: dict[str, Any]):
 
     overrides = dict(MODELS[spec["model"]])
     is_act = overrides.pop("type") == "act"
+    overrides.pop("compile", None)
     features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
     for cam in CAMERAS:
         features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))
@@ -182,6 +186,8 @@ def measure_torch(spec: dict[str, Any]) -> dict[str, Any]:
     policy.eval()
     obs = make_batch(policy, 1, with_action=False)
     row["encoder_tokens"] = count_encoder_tokens(policy, obs)
+    if MODELS[spec["model"]].get("compile"):
+        policy.model = torch.compile(policy.model)  # compiles on the first (warm-up) calls
     log(f"{row['model']} @ {row['resolution']}: inference x{spec['infer_repeats']}")
     with torch.no_grad():
         backbone, image_path = backbone_and_image_path(policy, [obs[k] for k in policy.config.image_features])
