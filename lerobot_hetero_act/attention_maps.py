@@ -145,19 +145,11 @@ def rollout_frames(
     policy, preprocessor, postprocessor, task: str, frames: Sequence[int], seed: int
 ) -> Iterator[Frame]:
     """Frames of a closed-loop rollout of the policy in `aloha_multicam`, rendering its cameras at its sizes."""
-    import gymnasium as gym
     from lerobot.envs.utils import preprocess_observation
 
-    from .sim import gym_envs  # noqa: F401  (registers the env ids)
-    from .sim.cameras import format_camera_sizes
+    from .sim.policy_rollout import make_policy_env
 
-    sizes = {camera_short_name(k): tuple(f.shape[1:]) for k, f in policy.config.image_features.items()}
-    env = gym.make(
-        f"hetero_act_aloha/{task}",
-        cameras=list(sizes),
-        camera_sizes=format_camera_sizes(sizes),
-        obs_type="pixels_agent_pos",
-    )
+    env = make_policy_env(policy.config, task)
     try:
         raw, _ = env.reset(seed=seed)
         policy.reset()
