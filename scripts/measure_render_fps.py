@@ -46,42 +46,29 @@ def measure_render(cameras: list[str], sizes: list[tuple[int, int]], repeats: in
     scene = AlohaScene("transfer_cube", "joint")
     scene.reset(0)
     rows = []
+
+    def row(camera: str, size: tuple[int, int], mode: str, fn) -> None:
+        ms = 1000 * _time_per_call(fn, repeats)
+        rows.append({"camera": camera, "size": f"{size[0]}x{size[1]}", "mode": mode, "ms": round(ms, 1)})
+
     for size in sizes:
         for shadows, antialias, label in (
             (False, False, "ours: no shadows, no MSAA (default)"),
             (False, True, "no shadows, 4x MSAA"),
             (True, True, "shadows + 4x MSAA"),
         ):
-            renderer = CameraRenderer(
-                scene.physics,
-                dict.fromkeys(cameras, size),
-                shadows=shadows,
-                reflections=shadows,
-                antialias=antialias,
-            )
+            flags = {"shadows": shadows, "reflections": shadows, "antialias": antialias}
+            r = CameraRenderer(scene.physics, dict.fromkeys(cameras, size), **flags)
             for cam in cameras:
-                ms = 1000 * _time_per_call(lambda c=cam, r=renderer, sz=size: r.render_camera(c, sz), repeats)
-                rows.append(
-                    {"camera": cam, "size": f"{size[0]}x{size[1]}", "mode": label, "ms": round(ms, 1)}
-                )
-            renderer.close()
+                row(cam, size, label, lambda c=cam, r=r, sz=size: r.render_camera(c, sz))
+            r.close()
         # gym-aloha's own path: dm_control physics.render (shadows, MSAA, new scene per call),
         # on a scene of its own so its GL context is not shared with the renderers above.
         baseline = AlohaScene("transfer_cube", "joint")
         baseline.reset(0)
         for cam in cameras:
-            ms = 1000 * _time_per_call(
-                lambda c=cam, sz=size, p=baseline.physics: p.render(height=sz[0], width=sz[1], camera_id=c),
-                repeats,
-            )
-            rows.append(
-                {
-                    "camera": cam,
-                    "size": f"{size[0]}x{size[1]}",
-                    "mode": "gym-aloha physics.render",
-                    "ms": round(ms, 1),
-                }
-            )
+            render = lambda c=cam, sz=size, p=baseline.physics: p.render(*sz, camera_id=c)  # noqa: E731
+            row(cam, size, "gym-aloha physics.render", render)
     return rows
 
 
@@ -98,39 +85,21 @@ def measure_env_step(
     rows = []
     runs = [(size, "") for size in sizes] + ([(sizes[0], camera_sizes)] if camera_sizes else [])
     for size, overrides in runs:
-        cfg = make_env_config(
-            "aloha_multicam",
-            cameras=cameras,
-            observation_height=size[0],
-            observation_width=size[1],
-            camera_sizes=overrides,
-        )
+        dims = {"observation_height": size[0], "observation_width": size[1]}
+        cfg = make_env_config("aloha_multicam", cameras=cameras, camera_sizes=overrides, **dims)
         env = make_env(cfg, n_envs=1)["aloha_multicam"][0]
         obs, _ = env.reset(seed=[0])
         action = np.asarray(obs["agent_pos"])
         ms = 1000 * _time_per_call(lambda env=env, a=action: env.step(a), steps)
         env.close()
-        rows.append(
-            {
-                "env": "aloha_multicam",
-                "cameras": ",".join(cameras),
-                "size": f"{size[0]}x{size[1]}" + (f" ({overrides})" if overrides else ""),
-                "ms": round(ms, 1),
-            }
-        )
+        shown = f"{size[0]}x{size[1]}" + (f" ({overrides})" if overrides else "")
+        rows.append(dict(env="aloha_multicam", cameras=",".join(cameras), size=shown, ms=round(ms, 1)))
     env = gym.make("gym_aloha/AlohaTransferCube-v0", obs_type="pixels_agent_pos")
     obs, _ = env.reset(seed=0)
     ms = 1000 * _time_per_call(lambda: env.step(obs["agent_pos"]), max(steps // 2, 5))
     env.close()
-    rows.append(
-        {
-            "env": "gym_aloha (renders top, angle, front_close)",
-            "cameras": "top",
-            "size": "480x640",
-            "ms": round(ms, 1),
-        }
-    )
-    return rows
+    stock = "gym_aloha (renders top, angle, front_close)"
+    return [*rows, {"env": stock, "cameras": "top", "size": "480x640", "ms": round(ms, 1)}]
 
 
 def measure_success(task: str, seeds: range, episode_length: int | None) -> dict:
@@ -179,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--cameras", default=",".join(DEFAULT_CAMERAS), help=f"from: {', '.join(CAMERAS)}")
         p.add_argument("--sizes", default="240x320,480x640", help="comma-separated HxW list")
         p.add_argument("--repeats", type=int, default=30)
+        overrides = "left_wrist=120x160,right_wrist=120x160"
         p.add_argument(
-            "--camera-sizes",
-            default="left_wrist=120x160,right_wrist=120x160",
-            help="env-step: extra run with these per-camera overrides of the first size ('' to skip)",
+            "--camera-sizes", default=overrides, help="env-step: an extra run with these ('' skips)"
         )
     p = sub.add_parser("success")
     p.add_argument("--task", default="transfer_cube")

@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("MUJOCO_GL", "egl")
+
 from lerobot_hetero_act.sim.cameras import (
     CAMERAS,
     DEFAULT_CAMERAS,
@@ -34,80 +36,43 @@ from lerobot_hetero_act.sim.task_spec import TASKS, get_task
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
-    parser.add_argument("--task", required=True, help=f"one of: {', '.join(TASKS)}")
-    parser.add_argument("--root", required=True, type=Path, help="dataset directory (created, or resumed)")
-    parser.add_argument("--episodes", type=int, default=50, help="successful episodes to save (default 50)")
-    parser.add_argument(
-        "--cameras",
-        default=",".join(DEFAULT_CAMERAS),
-        help=f"comma-separated cameras to record (default {','.join(DEFAULT_CAMERAS)}); available: {', '.join(CAMERAS)}",
-    )
     h, w = DEFAULT_IMAGE_SIZE
-    parser.add_argument(
-        "--image-size", default=f"{h}x{w}", help=f"HEIGHTxWIDTH for every camera (default {h}x{w})"
+    doc = __doc__.split("\n\n", 1)
+    parser = argparse.ArgumentParser(
+        description=doc[0], epilog=doc[1], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--camera-size",
-        action="append",
-        default=[],
-        metavar="CAMERA=HxW",
-        help="per-camera size override, repeatable or comma-separated, e.g. left_wrist=120x160",
+    add = parser.add_argument
+    add("--task", required=True, help=f"one of: {', '.join(TASKS)}")
+    add("--root", required=True, type=Path, help="dataset directory (created, or resumed)")
+    add("--episodes", type=int, default=50, help="successful episodes to save (default 50)")
+    cams = ",".join(DEFAULT_CAMERAS)
+    add("--cameras", default=cams, help=f"comma-separated (default {cams}); from: {', '.join(CAMERAS)}")
+    add("--image-size", default=f"{h}x{w}", help=f"HEIGHTxWIDTH for every camera (default {h}x{w})")
+    add(
+        "--camera-size", action="append", default=[], metavar="CAM=HxW", help="repeatable, or comma-separated"
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="first seed; seeds fix the object poses (default 0)"
-    )
-    parser.add_argument(
-        "--episode-length",
-        type=int,
-        default=None,
-        help="steps per episode at 50 Hz (default: 400 for both tasks)",
-    )
-    parser.add_argument(
-        "--video",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="store MP4 videos (default) or PNG images",
-    )
-    parser.add_argument(
-        "--antialias",
-        action="store_true",
-        help="render with 4x multisampling (about 2x slower); pass --env.antialias=true when evaluating",
-    )
-    parser.add_argument(
-        "--repo-id", default="local/aloha_sim_scripted", help="dataset repo id stored in metadata"
-    )
-    parser.add_argument(
-        "--keep-failed", action="store_true", help="also save episodes whose replay failed (for quick tests)"
-    )
-    parser.add_argument(
-        "--max-attempts", type=int, default=None, help="stop after this many seeds (default 4x+20)"
-    )
-    parser.add_argument("--report", type=Path, default=None, help="also write the summary JSON here")
+    add("--seed", type=int, default=0, help="first seed; seeds fix the object poses (default 0)")
+    add("--episode-length", type=int, help="steps per episode at 50 Hz (default: 400 for both tasks)")
+    add("--video", action=argparse.BooleanOptionalAction, default=True, help="MP4 videos (default) or PNGs")
+    add("--antialias", action="store_true", help="4x MSAA (~2x slower); eval with --env.antialias=true")
+    add("--repo-id", default="local/aloha_sim_scripted", help="dataset repo id stored in metadata")
+    add("--keep-failed", action="store_true", help="also save episodes whose replay failed (for quick tests)")
+    add("--max-attempts", type=int, help="stop after this many seeds (default 4x episodes + 20)")
+    add("--report", type=Path, help="also write the summary JSON here")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-
-    try:
+    try:  # the cheap checks first, so that a typo fails before MuJoCo is imported
         task = get_task(args.task, "--task").name
         cameras = parse_cameras(args.cameras, "--cameras")
         size = parse_image_size(args.image_size, "--image-size")
         overrides = parse_camera_sizes(",".join(args.camera_size), "--camera-size")
         camera_sizes = resolve_camera_sizes(cameras, size, overrides, "--camera-size")
-    except ValueError as err:
-        parser.error(str(err))
+        from lerobot_hetero_act.sim.record import RecordConfig, record_demos
 
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from lerobot_hetero_act.sim.record import RecordConfig, record_demos
-
-    try:
         cfg = RecordConfig(
             task=task,
             root=args.root,

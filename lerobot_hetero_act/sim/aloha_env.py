@@ -72,18 +72,11 @@ class AlohaMultiCamEnv(gym.Env):
         self._renderer = CameraRenderer(self._scene.physics, self.camera_sizes, antialias=antialias)
         self._last_pixels: dict[str, np.ndarray] = {}
 
-        pixel_spaces = {
-            cam: spaces.Box(low=0, high=255, shape=(h, w, 3), dtype=np.uint8)
-            for cam, (h, w) in self.camera_sizes.items()
-        }
-        self.observation_space = spaces.Dict(
-            {
-                "pixels": spaces.Dict(pixel_spaces),
-                "agent_pos": spaces.Box(low=-1000.0, high=1000.0, shape=(STATE_DIM,), dtype=np.float64),
-            }
-        )
+        pixels = {cam: spaces.Box(0, 255, (h, w, 3), np.uint8) for cam, (h, w) in self.camera_sizes.items()}
+        agent_pos = spaces.Box(-1000.0, 1000.0, (STATE_DIM,), np.float64)
+        self.observation_space = spaces.Dict({"pixels": spaces.Dict(pixels), "agent_pos": agent_pos})
         # Absolute joint targets in radians, grippers normalized to [0, 1].
-        self.action_space = spaces.Box(low=-np.pi, high=np.pi, shape=(STATE_DIM,), dtype=np.float32)
+        self.action_space = spaces.Box(-np.pi, np.pi, (STATE_DIM,), np.float32)
 
     def _observation(self) -> dict[str, Any]:
         self._last_pixels = self._renderer.render()

@@ -12,23 +12,11 @@ from collections.abc import Mapping, Sequence
 ImageSize = tuple[int, int]
 """(height, width) in pixels."""
 
-CAMERAS: tuple[str, ...] = (
-    "top",
-    "left_wrist",
-    "right_wrist",
-    "angle",
-    "front_close",
-    "left_pillar",
-    "right_pillar",
-)
+CAMERAS = ("top", "left_wrist", "right_wrist", "angle", "front_close", "left_pillar", "right_pillar")
 """Cameras defined in gym-aloha's MuJoCo scene (gym-aloha itself renders only `top`)."""
 
 DEFAULT_CAMERAS: tuple[str, ...] = ("top", "left_wrist", "right_wrist")
-ALOHA_CAMERA_ROLES: dict[str, str] = {
-    "top": "global_overview",
-    "left_wrist": "wrist_detail",
-    "right_wrist": "wrist_context",
-}
+ALOHA_CAMERA_ROLES = {"top": "global_overview", "left_wrist": "wrist_detail", "right_wrist": "wrist_context"}
 """The design's role of each default ALOHA camera: the left wrist sees the detail, the right wrist
 the context of the manipulation, and `top` the whole scene."""
 DEFAULT_IMAGE_SIZE: ImageSize = (480, 640)
@@ -41,12 +29,9 @@ def parse_image_size(text: str | Sequence[int], field: str) -> ImageSize:
         parts = text.lower().replace(" ", "").split("x")
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
             raise ValueError(f"{field}: expected HEIGHTxWIDTH such as 240x320, got {text!r}")
-        height, width = int(parts[0]), int(parts[1])
-    else:
-        values = list(text)
-        if len(values) != 2:
-            raise ValueError(f"{field}: expected (height, width), got {text!r}")
-        height, width = (int(v) for v in values)
+    elif len(parts := list(text)) != 2:
+        raise ValueError(f"{field}: expected (height, width), got {text!r}")
+    height, width = (int(p) for p in parts)
     for name, value in (("height", height), ("width", width)):
         if not 1 <= value <= MAX_IMAGE_SIDE:
             raise ValueError(f"{field}: {name} must be between 1 and {MAX_IMAGE_SIDE}, got {value}")
@@ -125,12 +110,12 @@ def format_camera_sizes(sizes: Mapping[str, ImageSize]) -> str:
 
 def recorder_camera_args(sizes: Mapping[str, ImageSize]) -> list[str]:
     """`scripts/record_sim_demos.py` flags that record these cameras at these sizes."""
-    first = next(iter(sizes.values()))
+    h, w = next(iter(sizes.values()))
     return [
         "--cameras",
         ",".join(sizes),
         "--image-size",
-        f"{first[0]}x{first[1]}",
+        f"{h}x{w}",
         "--camera-size",
         format_camera_sizes(sizes),
     ]

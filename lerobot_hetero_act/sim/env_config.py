@@ -64,12 +64,8 @@ class AlohaMultiCamEnvConfig(EnvConfig):
         default_size = parse_image_size(
             (self.observation_height, self.observation_width), "env.observation_height/width"
         )
-        sizes = resolve_camera_sizes(
-            self.cameras,
-            default_size,
-            parse_camera_sizes(self.camera_sizes, "env.camera_sizes"),
-            "env.camera_sizes",
-        )
+        overrides = parse_camera_sizes(self.camera_sizes, "env.camera_sizes")
+        sizes = resolve_camera_sizes(self.cameras, default_size, overrides, "env.camera_sizes")
         # Rebuild the camera entries so a config loaded from JSON with other cameras cannot keep stale ones.
         for key in [k for k in self.features if k.startswith("pixels/")]:
             del self.features[key]
@@ -77,9 +73,7 @@ class AlohaMultiCamEnvConfig(EnvConfig):
         self.features["agent_pos"] = PolicyFeature(type=FeatureType.STATE, shape=(STATE_DIM,))
         self.features_map["agent_pos"] = OBS_STATE
         for camera, (height, width) in sizes.items():
-            self.features[f"pixels/{camera}"] = PolicyFeature(
-                type=FeatureType.VISUAL, shape=(height, width, 3)
-            )
+            self.features[f"pixels/{camera}"] = PolicyFeature(FeatureType.VISUAL, (height, width, 3))
             self.features_map[f"pixels/{camera}"] = camera_key(camera)
 
     @property
@@ -93,16 +87,13 @@ class AlohaMultiCamEnvConfig(EnvConfig):
 
     @property
     def gym_kwargs(self) -> dict:
-        return {
-            "obs_type": self.obs_type,
-            "render_mode": self.render_mode,
-            "max_episode_steps": self.episode_length,
-            "cameras": list(self.cameras),
-            "observation_height": self.observation_height,
-            "observation_width": self.observation_width,
-            "camera_sizes": self.camera_sizes,
-            "visualization_camera": self.visualization_camera,
-            "visualization_height": self.visualization_height,
-            "visualization_width": self.visualization_width,
-            "antialias": self.antialias,
-        }
+        names = (
+            "obs_type",
+            "render_mode",
+            "cameras",
+            "observation_height",
+            "observation_width",
+            "camera_sizes",
+        )
+        names += ("visualization_camera", "visualization_height", "visualization_width", "antialias")
+        return {"max_episode_steps": self.episode_length} | {name: getattr(self, name) for name in names}

@@ -81,10 +81,6 @@ class Progress:
         )
 
 
-def sidecar_path(root: Path) -> Path:
-    return root / SIDECAR_NAME
-
-
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     """Write-then-rename, so a reader (or a crash) never sees a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,12 +97,12 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def load_progress(root: Path) -> Progress | None:
-    path = sidecar_path(root)
+    path = root / SIDECAR_NAME
     return Progress.from_json(json.loads(path.read_text())) if path.exists() else None
 
 
 def save_progress(root: Path, progress: Progress) -> None:
-    atomic_write_json(sidecar_path(root), progress.to_json())
+    atomic_write_json(root / SIDECAR_NAME, progress.to_json())
 
 
 def _dataset_files(root: Path) -> list[str]:

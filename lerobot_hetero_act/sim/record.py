@@ -129,11 +129,12 @@ def _prepare_root(cfg: RecordConfig) -> prog.Progress:
             f"root: {root} exists but was not written by this recorder (no {prog.SIDECAR_NAME}); "
             "choose a new --root or delete it"
         )
-    changed = {
-        k: (v, fresh.settings.get(k)) for k, v in progress.settings.items() if fresh.settings.get(k) != v
-    }
+    now = fresh.settings
+    changed = [
+        f"{k}: recorded {v!r}, now {now.get(k)!r}" for k, v in progress.settings.items() if now.get(k) != v
+    ]
     if changed:
-        details = "; ".join(f"{k}: recorded {old!r}, now {new!r}" for k, (old, new) in changed.items())
+        details = "; ".join(changed)
         raise ValueError(f"root: {root} holds a recording with other settings ({details}); use a new --root")
     if prog.rollback(root, progress):
         logger.warning("Rolled back an episode whose commit was interrupted (seed %s).", progress.next_seed)
@@ -194,7 +195,7 @@ def _record_episode(
         if not (result.success or cfg.keep_failed):
             logger.warning("Seed %d succeeded without rendering but not with it; skipped.", seed)
             return False
-        attempt = prog.Attempt(seed=seed, success=result.success, max_reward=result.max_reward, saved=True)
+        attempt = prog.Attempt(seed, result.success, result.max_reward, saved=True)
         with guard.deferred():
             prog.begin_commit(cfg.root, progress, seed)
             # In-process encoding: a Ctrl-C reaches encoder worker processes directly and would
@@ -236,9 +237,7 @@ def record_demos(
                     saved = _record_episode(cfg, progress, guard, joint, renderer, seed, actions, on_frame)
                 if not saved:
                     progress.attempts.append(
-                        prog.Attempt(
-                            seed=seed, success=result.success, max_reward=result.max_reward, saved=False
-                        )
+                        prog.Attempt(seed, result.success, result.max_reward, saved=False)
                     )
                     progress.next_seed = seed + 1
                     if cfg.root.exists():
@@ -253,13 +252,5 @@ def record_demos(
         prog.atomic_write_json(
             cfg.root / prog.SUMMARY_NAME, {"task": cfg.task, "settings": cfg.settings(), **summary}
         )
-    return RecordSummary(
-        root=cfg.root,
-        saved_episodes=summary["saved"],
-        attempted=summary["attempted"],
-        successful=summary["successful"],
-        success_rate=summary["success_rate"],
-        saved_seeds=summary["saved_seeds"],
-        failed_seeds=summary["failed_seeds"],
-        complete=summary["saved"] >= cfg.episodes,
-    )
+    saved = summary.pop("saved")
+    return RecordSummary(root=cfg.root, saved_episodes=saved, complete=saved >= cfg.episodes, **summary)

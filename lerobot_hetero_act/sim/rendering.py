@@ -1,17 +1,18 @@
 """Offscreen rendering of the selected cameras at their own sizes, without shadows.
 
 gym-aloha renders through dm_control's `physics.render`, which rebuilds a scene per call and
-draws the 4096-px shadow map (40-55 ms per image on CPU/EGL). Here one `mujoco.Renderer` per
-distinct image size is reused across steps with shadows and reflections off (about 15 ms per
-image), and only the cameras that are actually recorded or observed are drawn. Multisample
-anti-aliasing is off by default too: reading back a 4x multisampled buffer more than doubles the
-time per image on the CPU renderer (e.g. 12 vs 30 ms at 240x320). Record and evaluate with the
-same setting so training and evaluation images look alike.
+draws the 4096-px shadow map. Here one `mujoco.Renderer` per distinct image size is reused across
+steps with shadows and reflections off, and only the cameras that are actually recorded or observed
+are drawn. Multisample anti-aliasing is off by default too: reading back a 4x multisampled buffer
+costs more than the scene itself on the CPU renderer (the README's table, from
+scripts/measure_render_fps.py, has the figures). Record and evaluate with the same setting so
+training and evaluation images look alike.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import weakref
 from collections.abc import Mapping
 
@@ -22,7 +23,6 @@ from dm_control.mujoco import Physics
 from lerobot_hetero_act.sim.cameras import ImageSize, parse_cameras
 
 _LIVE_RENDERERS: weakref.WeakSet[CameraRenderer] = weakref.WeakSet()
-_EXIT_HOOK_REGISTERED = False
 
 
 def _close_live_renderers() -> None:
@@ -36,6 +36,7 @@ def _close_live_renderers() -> None:
         renderer.close()
 
 
+@functools.cache  # register once
 def _register_exit_hook() -> None:
     """Register `_close_live_renderers` once, after the first GL context exists.
 
@@ -43,10 +44,7 @@ def _register_exit_hook() -> None:
     renderer is made; atexit runs handlers last-registered-first, so a hook registered at import time
     would run after eglTerminate. Registered here, it runs before.
     """
-    global _EXIT_HOOK_REGISTERED
-    if not _EXIT_HOOK_REGISTERED:
-        atexit.register(_close_live_renderers)
-        _EXIT_HOOK_REGISTERED = True
+    atexit.register(_close_live_renderers)
 
 
 class CameraRenderer:
@@ -69,12 +67,11 @@ class CameraRenderer:
         # Offscreen MSAA samples are a model setting, read when a renderer's GL buffers are made.
         model.vis.quality.offsamples = 4 if antialias else 0
         # The offscreen framebuffer must hold the largest requested image (scene default 640x480).
-        model.vis.global_.offheight = max(
-            [model.vis.global_.offheight, *(h for h, _ in camera_sizes.values())]
-        )
-        model.vis.global_.offwidth = max([model.vis.global_.offwidth, *(w for _, w in camera_sizes.values())])
+        sizes = list(camera_sizes.values())
+        model.vis.global_.offheight = max(model.vis.global_.offheight, *(h for h, _ in sizes))
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, *(w for _, w in sizes))
         self._renderers: dict[ImageSize, mujoco.Renderer] = {}
-        for size in dict.fromkeys(self.camera_sizes.values()):
+        for size in dict.fromkeys(sizes):
             self._renderer(size)
         _LIVE_RENDERERS.add(self)
         _register_exit_hook()

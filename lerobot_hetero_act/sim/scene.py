@@ -102,10 +102,6 @@ Only the planning (mocap) scene is changed; recorded episodes come from the unmo
 """
 
 
-def _stiffen_mocap_welds(physics: mujoco.Physics) -> None:
-    physics.model.eq_solimp[:, :3] = MOCAP_WELD_SOLIMP
-
-
 class AlohaScene:
     """One bimanual ViperX scene, stepped at 50 Hz.
 
@@ -120,7 +116,7 @@ class AlohaScene:
         task_cls, xml = _TASK_CLASSES[(self.task_name, control_mode)]
         self.physics = mujoco.Physics.from_xml_path(str(ASSETS_DIR / xml))
         if control_mode == "mocap":
-            _stiffen_mocap_welds(self.physics)
+            self.physics.model.eq_solimp[:, :3] = MOCAP_WELD_SOLIMP
         self.task = task_cls()
         self.task.poses = object_poses(self.task_name, 0)
         self._env = control.Environment(
@@ -144,8 +140,7 @@ class AlohaScene:
 
     def step(self, action: np.ndarray) -> float:
         """Apply one 50 Hz action; returns gym-aloha's staged reward (0..4)."""
-        timestep = self._env.step(np.asarray(action, dtype=np.float64))
-        return float(timestep.reward)
+        return float(self._env.step(np.asarray(action, dtype=np.float64)).reward)
 
     def qpos(self) -> np.ndarray:
         """Joint state as gym-aloha's `agent_pos`: 6 arm joints + normalized gripper, per arm."""
@@ -154,6 +149,5 @@ class AlohaScene:
     def mocap_poses(self) -> tuple[np.ndarray, np.ndarray]:
         """Current (left, right) mocap poses, xyz + wxyz quaternion (mocap scenes only)."""
         data = self.physics.data
-        left = np.concatenate([data.mocap_pos[0], data.mocap_quat[0]])
-        right = np.concatenate([data.mocap_pos[1], data.mocap_quat[1]])
+        left, right = (np.concatenate([data.mocap_pos[i], data.mocap_quat[i]]) for i in (0, 1))
         return left, right

@@ -18,7 +18,7 @@ import numpy as np
 from lerobot_hetero_act.sim.scene import AlohaScene, object_poses
 from lerobot_hetero_act.sim.scripted_policies import make_scripted_policy
 
-_GRIPPER_INDICES = (6, 13)
+_GRIPPER_INDICES = [6, 13]
 
 FrameCallback = Callable[[int, np.ndarray, np.ndarray], None]
 """Called as (step, state, action) before each replay step; the scene holds that step's state."""
@@ -41,20 +41,14 @@ def plan_joint_actions(mocap_scene: AlohaScene, seed: int, episode_length: int) 
     """
     mocap_scene.reset(seed)
     left_start, right_start = mocap_scene.mocap_poses()
-    policy = make_scripted_policy(
-        mocap_scene.task_name,
-        left_start,
-        right_start,
-        object_poses(mocap_scene.task_name, seed),
-        episode_length,
-    )
+    poses = object_poses(mocap_scene.task_name, seed)
+    policy = make_scripted_policy(mocap_scene.task_name, left_start, right_start, poses, episode_length)
     actions = np.empty((episode_length, 14), dtype=np.float64)
     for step in range(episode_length):
         command = policy(step)
         mocap_scene.step(command)
         actions[step] = mocap_scene.qpos()
-        actions[step, _GRIPPER_INDICES[0]] = command[7]
-        actions[step, _GRIPPER_INDICES[1]] = command[15]
+        actions[step, _GRIPPER_INDICES] = command[[7, 15]]  # the gripper entries of the 16-d command
     return actions
 
 
@@ -70,9 +64,7 @@ def replay(
         rewards[step] = joint_scene.step(action)
         state = joint_scene.qpos()
     max_reward = float(rewards.max()) if len(rewards) else 0.0
-    return ReplayResult(
-        seed=seed, max_reward=max_reward, success=max_reward >= joint_scene.max_reward, rewards=rewards
-    )
+    return ReplayResult(seed, max_reward, max_reward >= joint_scene.max_reward, rewards)
 
 
 def scripted_episode(
