@@ -70,17 +70,14 @@ def load_matching_act_weights(policy: torch.nn.Module, source: str) -> ActInitRe
             f"init_from_act: {source!r} does not look like an ACT checkpoint (no model.encoder.* tensors)."
         )
     own = policy.state_dict()
-    report = ActInitReport(source=source)
-    to_load = {}
-    for name, tensor in own.items():
-        if name not in act_state:
-            report.new.append(name)
-        elif act_state[name].shape != tensor.shape:
-            report.shape_mismatch.append(name)
-        else:
-            to_load[name] = act_state[name]
-            report.loaded.append(name)
-    report.unused = [k for k in act_state if k not in own]
+    to_load = {k: act_state[k] for k, t in own.items() if k in act_state and act_state[k].shape == t.shape}
+    report = ActInitReport(
+        source,
+        loaded=list(to_load),
+        new=[k for k in own if k not in act_state],
+        shape_mismatch=[k for k in own if k in act_state and k not in to_load],
+        unused=[k for k in act_state if k not in own],
+    )
     policy.load_state_dict(to_load, strict=False)
     logging.info(report.summary())
     return report

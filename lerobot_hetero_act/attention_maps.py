@@ -162,10 +162,9 @@ def rollout_frames(
             with torch.no_grad():
                 action = postprocessor(policy.select_action(preprocessor(dict(observation))))
             raw, _, terminated, truncated, _ = env.step(action[0].cpu().numpy())
-            late = [f for f in frames if f > step]
-            if (terminated or truncated) and late:
-                raise AttentionMapError(f"--frames {late}: the rollout ended at step {step}")
             if terminated or truncated:
+                if late := [f for f in frames if f > step]:
+                    raise AttentionMapError(f"--frames {late}: the rollout ended at step {step}")
                 return
     finally:
         env.close()
@@ -185,13 +184,6 @@ def panels(fusion) -> list[Panel]:
     return out
 
 
-def key_cell_maps(weights: np.ndarray, panel: Panel, grid: Sequence[int]) -> dict[str, np.ndarray]:
-    """Mean attention of the panel's query tokens on each key camera's grid cells, as (rows, cols) maps."""
-    mean = weights[panel.query_tokens].mean(axis=0)
-    cells = grid[0] * grid[1]
-    return {cam: mean[i * cells : (i + 1) * cells].reshape(grid) for i, cam in enumerate(panel.key_cams)}
-
-
 def draw_cells(
     axes, panel: Panel, weights: np.ndarray, grid: Sequence[int], images: dict[str, np.ndarray]
 ) -> None:
@@ -201,23 +193,19 @@ def draw_cells(
     2x2 grid does not have); the title gives the peak cell relative to uniform attention, because a
     per-panel colour scale alone makes near-uniform attention look peaked.
     """
-    maps = key_cell_maps(weights, panel, grid)
-    for ax, cam in zip(axes, panel.key_cams, strict=False):
+    rows, cols = grid
+    # Mean over the panel's query tokens; the keys are the key cameras' cells, camera after camera.
+    mean = weights[panel.query_tokens].mean(axis=0).reshape(len(panel.key_cams), rows, cols)
+    for ax, cam, cell_map in zip(axes, panel.key_cams, mean, strict=False):
         image = images[cam]
-        rows, cols = grid
-        heat = np.kron(maps[cam], np.ones((-(-image.shape[0] // rows), -(-image.shape[1] // cols))))
+        heat = np.kron(cell_map, np.ones((-(-image.shape[0] // rows), -(-image.shape[1] // cols))))
         ax.imshow(image)
-        ax.imshow(
-            heat[: image.shape[0], : image.shape[1]],
-            cmap="inferno",
-            alpha=0.55,
-            vmin=0.0,
-            vmax=max(float(heat.max()), 1e-6),
-        )
-        mass = f", {100 * maps[cam].sum():.0f}% of mass" if len(panel.key_cams) > 1 else ""
+        vmax = max(float(heat.max()), 1e-6)
+        ax.imshow(heat[: image.shape[0], : image.shape[1]], cmap="inferno", alpha=0.55, vmin=0.0, vmax=vmax)
+        mass = f", {100 * cell_map.sum():.0f}% of mass" if len(panel.key_cams) > 1 else ""
         ax.set_title(
             f"{camera_short_name(panel.query_cam)} ← {camera_short_name(cam)}\n{panel.edge[0]} ← {panel.edge[1]}\n"
-            f"peak cell {maps[cam].max() * weights.shape[1]:.1f}× uniform{mass}",
+            f"peak cell {cell_map.max() * weights.shape[1]:.1f}× uniform{mass}",
             fontsize=6.5,
         )
 
@@ -262,15 +250,8 @@ def render_frame(frame: Frame, cap: Capture, policy, out_path: Path, dpi: int) -
         else:
             note = " (one key: softmax = 1)" if len(panel.key_cams) == 1 else ""
             labels = [camera_short_name(c) for c in panel.key_cams]
-            values = weights[panel.query_tokens].mean(axis=0)
-            draw_bars(
-                next(flat),
-                labels,
-                values,
-                f"{camera_short_name(panel.query_cam)} ← {panel.key}{note}",
-                "tab:orange",
-                None,
-            )
+            title = f"{camera_short_name(panel.query_cam)} ← {panel.key}{note}"
+            draw_bars(next(flat), labels, weights[panel.query_tokens].mean(axis=0), title, "tab:orange", None)
     if cap.gate is not None:
         labels = [camera_short_name(k) for k in camera_keys]
         draw_bars(next(flat), labels, cap.gate, "view gate (mean 1 over cameras)", "tab:blue", 1.0)

@@ -12,6 +12,7 @@ loading and names the option behind any that differ.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -178,6 +179,8 @@ class KeyRule:
 
 
 _CAMERA_FIELDS = ("input_features", "camera_roles", "role_grids", "token_mode")
+_ACT_FIELDS = ("input_features", "output_features", "dim_model", "n_heads", "dim_feedforward")
+_ACT_FIELDS += ("n_encoder_layers", "n_decoder_layers", "latent_dim", "chunk_size", "use_vae", "pre_norm")
 # First match wins, so specific patterns come before the fallbacks for their module.
 STATE_DICT_RULES: tuple[KeyRule, ...] = (
     KeyRule(
@@ -200,39 +203,24 @@ STATE_DICT_RULES: tuple[KeyRule, ...] = (
     KeyRule(r"\.(extractors|fusion|camera_embed)\.", (*_CAMERA_FIELDS, "dim_model", "dropout")),
     KeyRule(r"^model\.camera_fusion\.", (*_CAMERA_FIELDS, "attention_edges", "dim_model")),
     KeyRule(
-        r"^model\.backbone\.",
-        ("vision_backbone", "replace_final_stride_with_dilation", "input_features"),
+        r"^model\.backbone\.", ("vision_backbone", "replace_final_stride_with_dilation", "input_features")
     ),
     KeyRule(
         r"^model\.vae_encoder",
         ("use_vae", "n_vae_encoder_layers", "latent_dim", "chunk_size", "dim_model", "input_features"),
     ),
-    KeyRule(
-        r"^model\.",
-        (
-            "input_features",
-            "output_features",
-            "dim_model",
-            "n_heads",
-            "dim_feedforward",
-            "n_encoder_layers",
-            "n_decoder_layers",
-            "latent_dim",
-            "chunk_size",
-            "use_vae",
-            "pre_norm",
-        ),
-    ),
+    KeyRule(r"^model\.", _ACT_FIELDS),
 )
 _MAX_KEYS_SHOWN = 4
+_WHAT = {
+    "missing": "tensor(s) {} missing from the checkpoint",
+    "unexpected": "unexpected tensor(s) {} in the checkpoint",
+    "reshaped": "tensor(s) {} have another shape",
+}
 
 
 class IncompatibleCheckpointError(CheckpointError):
     """The checkpoint's tensors do not fit the network the current config builds."""
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def current_config_dict(config: Any) -> dict[str, Any]:
@@ -240,7 +228,7 @@ def current_config_dict(config: Any) -> dict[str, Any]:
     import draccus
     from lerobot.configs.policies import PreTrainedConfig
 
-    return _as_json(draccus.encode(config, PreTrainedConfig))
+    return json.loads(json.dumps(draccus.encode(config, PreTrainedConfig), default=str))
 
 
 def _rule_for(key: str) -> KeyRule | None:
@@ -248,9 +236,7 @@ def _rule_for(key: str) -> KeyRule | None:
 
 
 def _differing(fields: tuple[str, ...], saved: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
-    if saved is None:
-        return []
-    return [f for f in fields if f in saved and f in now and saved[f] != now[f]]
+    return [f for f in fields if saved and f in saved and f in now and saved[f] != now[f]]
 
 
 def _show_keys(keys: list[str]) -> str:
@@ -292,17 +278,9 @@ def explain_state_dict_mismatch(
         fields = rule.fields if rule else all_fields
         differing = _differing(fields, saved_config, current_config)
         specific = getattr(rule, kind, None) if rule and kind != "reshaped" else None
-        if kind == "missing":
-            what = f"tensor(s) {_show_keys(keys)} missing from the checkpoint"
-        elif kind == "unexpected":
-            what = f"unexpected tensor(s) {_show_keys(keys)} in the checkpoint"
-        else:
-            what = "tensor(s) " + ", ".join(
-                f"{k} (saved {list(reshaped[k][0])}, now {list(reshaped[k][1])})"
-                for k in keys[:_MAX_KEYS_SHOWN]
-            )
-            what += f" and {len(keys) - _MAX_KEYS_SHOWN} more" if len(keys) > _MAX_KEYS_SHOWN else ""
-            what += " have another shape"
+        if kind == "reshaped":
+            keys = [f"{k} (saved {list(reshaped[k][0])}, now {list(reshaped[k][1])})" for k in keys]
+        what = _WHAT[kind].format(_show_keys(keys))
         if specific and (saved_config is None or fields[0] in differing):
             detail = f" ({_field_values([fields[0]], saved_config, current_config)})" if differing else ""
             sentences.append(f"{specific}{detail}: {what}.")
@@ -351,11 +329,9 @@ def check_state_dict_fits(model: Any, model_file: str | Path, strict: bool = Tru
     }
     if not (missing or unexpected or reshaped):
         return
-    saved_path = model_file.parent / CONFIG_FILE
-    try:
-        saved_config = read_json_file(saved_path) if saved_path.is_file() else None
-    except CheckpointError:
-        saved_config = None
+    saved_config = None
+    with contextlib.suppress(CheckpointError):  # a missing or unreadable config.json: nothing to compare
+        saved_config = read_json_file(model_file.parent / CONFIG_FILE)
     if not isinstance(saved_config, dict):
         saved_config = None
     current = current_config_dict(model.config)

@@ -16,16 +16,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.utils import filter_repo_objects
 from lerobot.utils.constants import CHECKPOINTS_DIR, PRETRAINED_MODEL_DIR
 
-from .checkpoint_checks import (
-    CONFIG_FILE,
-    MODEL_FILE,
-    POSTPROCESSOR_FILE,
-    PREPROCESSOR_FILE,
-    TRAIN_CONFIG_FILE,
-    CheckpointError,
-    read_json_file,
-    verify_pretrained_dir,
-)
+from .checkpoint_checks import TRAIN_CONFIG_FILE, CheckpointError, read_json_file, verify_pretrained_dir
 from .model_card import hetero_act_model_card
 
 CARD_FILE = "README.md"
@@ -35,7 +26,11 @@ IGNORE_PATTERNS = ["*.tmp", "*.log"]
 
 
 def check_pushable_dir(folder: str | Path) -> Path:
-    """A pretrained_model folder that can be pushed: hetero_act config, weights and both processors."""
+    """A pretrained_model folder that can be pushed: hetero_act config, weights and both processors.
+
+    The staged upload therefore always holds config, weights, both processors and (generated if
+    absent) the card.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise CheckpointError(folder, "does not exist.")
@@ -64,9 +59,8 @@ def stage_pretrained_dir(
     for name in filter_repo_objects(names, allow_patterns=UPLOAD_PATTERNS, ignore_patterns=IGNORE_PATTERNS):
         shutil.copy2(folder / name, staging / name)
     if not (staging / CARD_FILE).is_file():
-        train_config = (
-            read_json_file(folder / TRAIN_CONFIG_FILE) if (folder / TRAIN_CONFIG_FILE).is_file() else None
-        )
+        has_train_config = (folder / TRAIN_CONFIG_FILE).is_file()
+        train_config = read_json_file(folder / TRAIN_CONFIG_FILE) if has_train_config else None
         if dataset_repo_id is None and train_config is not None:
             dataset_repo_id = (train_config.get("dataset") or {}).get("repo_id")
         config = PreTrainedConfig.from_pretrained(folder)
@@ -94,9 +88,6 @@ def push_pretrained_dir(
     with tempfile.TemporaryDirectory(prefix="hetero_act_push_") as tmp:
         staging = Path(tmp) / "upload"
         staged = stage_pretrained_dir(folder, staging, repo_id, dataset_repo_id)
-        missing = {CONFIG_FILE, MODEL_FILE, PREPROCESSOR_FILE, POSTPROCESSOR_FILE, CARD_FILE} - set(staged)
-        if missing:
-            raise CheckpointError(folder, f"missing {sorted(missing)}")
         if not dry_run:
             api = api or HfApi()
             repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=True).repo_id

@@ -68,14 +68,8 @@ def eval_env_args(config: HeteroACTConfig, env_type: str | None, env_task: str |
 
 def eval_command(repo_id: str | None, env_args: list[str]) -> str:
     """A `lerobot-eval` invocation for the pushed policy."""
-    lines = [
-        "lerobot-eval",
-        f"--policy.path={repo_id or PLACEHOLDER_REPO}",
-        " ".join(env_args),
-        "--eval.n_episodes=10",
-        "--eval.batch_size=1",
-        "--policy.device=cuda",
-    ]
+    lines = ["lerobot-eval", f"--policy.path={repo_id or PLACEHOLDER_REPO}", " ".join(env_args)]
+    lines += ["--eval.n_episodes=10", "--eval.batch_size=1", "--policy.device=cuda"]
     return " \\\n  ".join(lines)
 
 
@@ -110,11 +104,8 @@ def hetero_act_section(
         "- **Cross-attention edges (query <- key):** "
         + (", ".join(f"`{q}<-{k}`" for q, k in edges) if edges else "none (a single role)"),
     ]
-    unbuilt = [
-        raw
-        for raw, edge in zip(config.attention_edges, config.parsed_attention_edges, strict=True)
-        if edge not in edges
-    ]
+    configured = zip(config.attention_edges, config.parsed_attention_edges, strict=True)
+    unbuilt = [raw for raw, edge in configured if edge not in edges]
     if unbuilt:
         lines.append(
             "- **Configured but not built (a role without camera):** " + ", ".join(f"`{e}`" for e in unbuilt)
