@@ -67,9 +67,8 @@ def checkpoint_problems(checkpoint_dir: str | Path) -> list[str]:
 def step_checkpoints(output_dir: str | Path) -> list[Path]:
     """checkpoints/NNNNNN directories of a run, oldest first."""
     root = Path(output_dir) / CHECKPOINTS_DIR
-    if not root.is_dir():
-        return []
-    return sorted((p for p in root.iterdir() if p.name.isdigit() and p.is_dir()), key=lambda p: int(p.name))
+    steps = [p for p in root.iterdir() if p.name.isdigit() and p.is_dir()] if root.is_dir() else []
+    return sorted(steps, key=lambda p: int(p.name))
 
 
 def find_last_complete_checkpoint(output_dir: str | Path) -> Path:
@@ -105,8 +104,7 @@ def repair_last_link(output_dir: str | Path) -> Path:
     """Point checkpoints/last at the last complete checkpoint (atomically); return that checkpoint."""
     checkpoint = find_last_complete_checkpoint(output_dir)
     tmp = checkpoint.parent / f".{LAST_CHECKPOINT_LINK}.tmp"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
+    tmp.unlink(missing_ok=True)  # a leftover of an interrupted repair (a link, possibly dangling)
     tmp.symlink_to(checkpoint.name)
     os.replace(tmp, checkpoint.parent / LAST_CHECKPOINT_LINK)
     return checkpoint

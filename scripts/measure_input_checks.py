@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
+import timeit
 from pathlib import Path
 
 import torch
@@ -24,12 +24,7 @@ CAMERAS = {"top": (480, 640), "left_wrist": (480, 640), "right_wrist": (480, 640
 
 
 def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * statistics.median(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def main() -> None:
@@ -48,11 +43,9 @@ def main() -> None:
         policy.select_action(obs)
 
     pop_ms = median_ms(pop, args.repeats)
-    check_ms = median_ms(
-        lambda: input_checks.check_observation(obs, policy.config, True, check_image_values=False),
-        args.repeats,
-    )
-    full_ms = median_ms(lambda: input_checks.check_observation(obs, policy.config, True), args.repeats)
+    check = input_checks.check_observation
+    check_ms = median_ms(lambda: check(obs, policy.config, True, check_image_values=False), args.repeats)
+    full_ms = median_ms(lambda: check(obs, policy.config, True), args.repeats)
     print(f"threads={torch.get_num_threads()} cameras=3x(3,480,640) batch=1 repeats={args.repeats}")
     print(f"queue-pop select_action call: {pop_ms:.3f} ms (median)")
     print(f"checks on a queue-pop call:   {check_ms:.3f} ms (median)")

@@ -1,6 +1,6 @@
 """The observation checks are cheap on queue-pop calls: keys, shapes and state every call, the images'
-NaN/inf scan once per network pass (issue 10, item 4). The errors themselves are tested in
-test_modes_and_options.py."""
+NaN/inf scan once per network pass (a pass over every pixel, which costs more than
+a queue pop itself). The errors themselves are tested in test_modes_and_options.py."""
 
 from __future__ import annotations
 
