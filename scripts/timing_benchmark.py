@@ -40,13 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--doc", type=Path, default=REPO / "docs/benchmarks.md")
     p.add_argument("--quick", action="store_true", help="tiny images, dims and grids, 2 repeats, 1 thread")
     p.add_argument("--render-only", action="store_true", help="only re-render --doc from --json")
-    p.add_argument(
-        "--models",
-        nargs="+",
-        default=DEFAULT_MODELS,
-        choices=list(MODELS),
-        help="add hetero_cell_keys_compiled for torch.compile",
-    )
+    models_help = "default: all but hetero_cell_keys_compiled (torch.compile: slow, opt-in)"
+    p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS), help=models_help)
     p.add_argument("--resolutions", nargs="+", default=["240x320", "480x640"], help="HxW per camera")
     p.add_argument("--role-grids", type=json.loads, default=None, help="JSON role -> [rows, cols]")
     p.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")

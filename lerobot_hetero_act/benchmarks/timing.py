@@ -34,10 +34,9 @@ from typing import Any
 from ..camera_roles import camera_key
 from ..offline_run import run_logged
 from ..sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS
+from ..sim.features import STATE_DIM
 
-CAMERAS = DEFAULT_CAMERAS
-ROLES = ALOHA_CAMERA_ROLES
-STATE_DIM = ACTION_DIM = 14
+ACTION_DIM = STATE_DIM  # ALOHA: absolute targets for the state's 14 joints
 # model name -> config overrides; "type" picks LeRobot's ACT or hetero_act.
 MODELS: dict[str, dict[str, Any]] = {
     "act": {"type": "act"},
@@ -97,7 +96,7 @@ def build_policy(spec: dict[str, Any]):
     is_act = overrides.pop("type") == "act"
     overrides.pop("compile", None)
     features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
-    for cam in CAMERAS:
+    for cam in DEFAULT_CAMERAS:
         features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))
     kwargs: dict[str, Any] = {
         "input_features": features,
@@ -107,7 +106,7 @@ def build_policy(spec: dict[str, Any]):
         **spec["dims"],
     }
     if not is_act:
-        kwargs.update(overrides, camera_roles={camera_key(c): r for c, r in ROLES.items()})
+        kwargs.update(overrides, camera_roles={camera_key(c): r for c, r in ALOHA_CAMERA_ROLES.items()})
         if spec["role_grids"]:
             kwargs["role_grids"] = spec["role_grids"]
     torch.manual_seed(0)
