@@ -31,11 +31,8 @@ _OBJECT_JOINTS: dict[str, tuple[str, ...]] = {
 
 
 def object_poses(task: str, seed: int) -> list[np.ndarray]:
-    """Object poses (xyz + wxyz quaternion each) for `seed`, identical to gym-aloha's reset(seed)."""
-    if task == "transfer_cube":
-        return [sample_box_pose(seed)]
-    peg, socket = sample_insertion_pose(seed)
-    return [peg, socket]
+    """Object poses (xyz + wxyz quaternion each; insertion: peg, socket) as gym-aloha's reset(seed) draws."""
+    return [sample_box_pose(seed)] if task == "transfer_cube" else list(sample_insertion_pose(seed))
 
 
 class _PlacedObjectsMixin:
