@@ -146,3 +146,32 @@ def test_shipped_policy_config_files_parse(path):
             attention_edges=cfg.attention_edges,
         )
         assert set(policy.config.camera_roles.values()) <= set(cfg.role_grids)
+
+
+def test_a_grid_larger_than_the_cameras_feature_map_is_refused_with_the_minimum_size():
+    """64x80 images give ResNet-18 a 2x3 map: the design's 6x6 detail grid would only up-sample it."""
+    with pytest.raises(CameraRoleError) as err:
+        make_policy(
+            camera_roles={
+                "left_wrist": "wrist_detail",
+                "right_wrist": "wrist_context",
+                "top": "global_overview",
+            },
+            role_grids=None,
+        )
+    message = str(err.value)
+    assert "'observation.images.left_wrist' (role 'wrist_detail')" in message
+    assert "64x80 images give a 2x3 backbone feature map" in message and "at least 161x161" in message
+
+
+@pytest.mark.parametrize(("size", "fits"), [((161, 161), True), ((160, 200), False), ((192, 256), True)])
+def test_the_minimum_size_is_exact_for_the_real_backbone(size, fits):
+    import torch
+
+    from lerobot_hetero_act.camera_roles import feature_map_size, min_image_size
+
+    assert min_image_size([6, 6], 32) == (161, 161)
+    policy = make_policy({"top": size}, role_grids={"global_overview": [1, 1]}, attention_edges=[])
+    real = tuple(policy.model.backbone(torch.zeros(1, 3, *size))["feature_map"].shape[-2:])
+    assert real == feature_map_size(size, 32)
+    assert (min(real) >= 6) == fits
