@@ -382,14 +382,8 @@ def _step_dir_name(train_dir: Path, step: int) -> str:
 
 def _portable(cmd: list[str]) -> list[str]:
     """A command as a user would type it: console scripts by name, paths relative to the repo."""
-    out = []
-    for arg in cmd:
-        arg = arg.replace(str(REPO) + "/", "")
-        for name in ("lerobot-train", "lerobot-eval", "python"):
-            if arg == lerobot_command(name):
-                arg = name
-        out.append(arg)
-    return out
+    names = {lerobot_command(name): name for name in ("lerobot-train", "lerobot-eval", "python")}
+    return [names.get(arg, arg.replace(str(REPO) + "/", "")) for arg in cmd]
 
 
 def measure_step_times(
