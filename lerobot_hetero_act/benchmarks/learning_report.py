@@ -145,6 +145,7 @@ def plot_curves(protocol: LearningProtocol, runs: list[RunResult], figures: Path
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.set_ylim(-3, 103)
+        ax.set_xlim(left=0)
     axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{protocol.task}: closed-loop success in aloha_multicam (95% Wilson intervals)")
     fig.tight_layout()
