@@ -5,8 +5,17 @@
     python scripts/learning_benchmark.py train --model act --seed 1000   # lerobot-train (resumes)
     python scripts/learning_benchmark.py eval  --model act --seed 1000   # lerobot-eval every new checkpoint
     python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 1000  # train+eval each
+    python scripts/learning_benchmark.py watch --model act hetero_cell_keys    # eval checkpoints as they land
+
     python scripts/learning_benchmark.py time  --model act hetero_cell_keys  # s/step side by side (quiet machine)
     python scripts/learning_benchmark.py report                      # figures + docs/benchmarks.md section
+
+Two trainings side by side on 2 cores, one torch thread each, evaluated as they go:
+
+    for m in act hetero_cell_keys; do
+      python scripts/learning_benchmark.py train --model $m --threads 1 &
+    done
+    python scripts/learning_benchmark.py watch --model act hetero_cell_keys --threads 1
 
 All take `--protocol configs/learning_benchmark_transfer_cube.json` (default). Big files go to
 `outputs/learning_benchmark/<protocol name>/`, the small per-checkpoint results that the report is
@@ -26,6 +35,7 @@ from lerobot_hetero_act.benchmarks.learning import (
     measure_step_times,
     record,
     train,
+    watch_and_evaluate,
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
 from lerobot_hetero_act.offline_run import REPO
@@ -37,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["record", "train", "eval", "run", "time", "report"])
+    parser.add_argument("command", choices=["record", "train", "eval", "run", "watch", "time", "report"])
     parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
     parser.add_argument("--model", nargs="+", default=[], help="model name(s) of the protocol")
     parser.add_argument(
@@ -55,13 +65,16 @@ def main() -> None:
         results=args.results_dir or REPO / "docs/benchmark_results" / protocol.name,
     )
     seeds = args.seed or protocol.train_seeds[:1]
-    if args.command in ("train", "eval", "run", "time") and not args.model:
+    if args.command in ("train", "eval", "run", "watch", "time") and not args.model:
         parser.error(f"--model is required; this protocol has {sorted(protocol.models)}")
     for model in args.model:
         protocol.model_args(model)  # unknown names fail before anything runs
 
     if args.command == "record":
         record(protocol, paths, threads=args.threads)
+    elif args.command == "watch":
+        watch_and_evaluate(protocol, paths, [(m, s) for m in args.model for s in seeds], threads=args.threads)
+        return
     elif args.command == "time":
         print(measure_step_times(protocol, paths, args.model, threads=args.threads)["s_per_step"])
         return

@@ -442,3 +442,22 @@ def measure_step_times(
     paths.results.mkdir(parents=True, exist_ok=True)
     (paths.results / "step_time.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def watch_and_evaluate(
+    protocol: LearningProtocol,
+    paths: BenchmarkPaths,
+    runs: list[tuple[str, int]],
+    threads: int | None = None,
+    poll_s: float = 60.0,
+) -> None:
+    """Evaluate the runs' checkpoints as their trainings (running elsewhere) write them; returns when
+    every run has reached the protocol's last step and every checkpoint is evaluated."""
+    while True:
+        for model, seed in runs:
+            evaluate_pending(protocol, paths, model, seed, threads=threads)
+        if all(completed_steps(paths.train_dir(m, s)) >= protocol.steps for m, s in runs):
+            for model, seed in runs:  # the last checkpoint may have landed during the pass above
+                evaluate_pending(protocol, paths, model, seed, threads=threads)
+            return
+        time.sleep(poll_s)
