@@ -6,7 +6,6 @@
     python scripts/learning_benchmark.py eval  --model act --seed 1000   # lerobot-eval every new checkpoint
     python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 1000  # train+eval each
     python scripts/learning_benchmark.py watch --model act hetero_cell_keys    # eval checkpoints as they land
-
     python scripts/learning_benchmark.py time  --model act hetero_cell_keys  # s/step side by side (quiet machine)
     python scripts/learning_benchmark.py report                      # figures + docs/benchmarks.md section
 
