@@ -44,17 +44,19 @@ class DemoConfig:
     model: str | None = None
     """A model of the protocol; default: the protocol's default model."""
     episodes: int = 40
+    """Scripted demonstrations recorded (seeds from `seed`); the benchmark's eval seeds are disjoint."""
+    cameras: dict[str, str] | None = None
+    """Camera -> "HxW"; default: the protocol's."""
     steps: int = 2000
     save_freq: int = 1000
+    """Checkpoint interval: each checkpoint is one point of the success curve."""
+    seed: int = 1000
+    device: str = "cpu"
+    extra_train_args: list[str] = field(default_factory=list)
+    """lerobot-train flags appended after the protocol's (they win)."""
     eval_episodes: int = 5
     """Episodes at each intermediate checkpoint (the success curve)."""
     final_eval_episodes: int = 20
-    seed: int = 1000
-    device: str = "cpu"
-    cameras: dict[str, str] | None = None
-    """Camera -> "HxW"; default: the protocol's."""
-    extra_train_args: list[str] = field(default_factory=list)
-    """lerobot-train flags appended after the protocol's (they win)."""
 
     @classmethod
     def from_file(cls, path: Path) -> DemoConfig:

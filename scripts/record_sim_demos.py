@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -53,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--seed", type=int, default=0, help="first seed; seeds fix the object poses (default 0)")
     add("--episode-length", type=int, help="steps per episode at 50 Hz (default: 400 for both tasks)")
-    add("--video", action=argparse.BooleanOptionalAction, default=True, help="MP4 videos (default) or PNGs")
+    add(
+        "--video",
+        dest="use_videos",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="MP4 videos (default) or PNGs",
+    )
     add("--antialias", action="store_true", help="4x MSAA (~2x slower); eval with --env.antialias=true")
     add("--repo-id", default="local/aloha_sim_scripted", help="dataset repo id stored in metadata")
     add("--keep-failed", action="store_true", help="also save episodes whose replay failed (for quick tests)")
@@ -73,19 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         camera_sizes = resolve_camera_sizes(cameras, size, overrides, "--camera-size")
         from lerobot_hetero_act.sim.record import RecordConfig, record_demos
 
-        cfg = RecordConfig(
-            task=task,
-            root=args.root,
-            episodes=args.episodes,
-            camera_sizes=camera_sizes,
-            repo_id=args.repo_id,
-            seed=args.seed,
-            episode_length=args.episode_length,
-            use_videos=args.video,
-            antialias=args.antialias,
-            keep_failed=args.keep_failed,
-            max_attempts=args.max_attempts,
-        )
+        given = {f.name: getattr(args, f.name) for f in fields(RecordConfig) if hasattr(args, f.name)}
+        cfg = RecordConfig(**{**given, "task": task, "camera_sizes": camera_sizes})
     except ValueError as err:
         parser.error(str(err))
 

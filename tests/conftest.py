@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from dataset_factory import ALOHA_CAMERAS_REPO_ID, ALOHA_TOP_REPO_ID, write_tiny_dataset
 from lerobot.utils.constants import ACTION, OBS_STATE
-from policy_factory import ACTION_DIM, ONE_CELL_ROLE_GRIDS, STATE_DIM, make_policy
+from policy_factory import ACTION_DIM, ALOHA_CAMERAS, ONE_CELL_ROLE_GRIDS, STATE_DIM, make_policy
 
 from lerobot_hetero_act.camera_roles import camera_key
 from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_processors
@@ -24,6 +25,31 @@ from lerobot_hetero_act.processor_hetero_act import make_hetero_act_pre_post_pro
 # Two cameras small enough for a one-cell feature map, so saving and loading take milliseconds.
 SMALL_CAMERAS = {"top": (32, 32), "left_wrist": (24, 32)}
 SNAPSHOT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="session")
+def aloha_cameras_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 12-frame episode with the three ALOHA cameras (small sizes), for short real trainings."""
+    root = tmp_path_factory.mktemp("data") / "tiny_aloha_cameras"
+    return write_tiny_dataset(
+        root, ALOHA_CAMERAS, n_episodes=1, frames_per_episode=12, fps=10, repo_id=ALOHA_CAMERAS_REPO_ID
+    )
+
+
+@pytest.fixture(scope="session")
+def aloha_top_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 12-frame episode with only `top` at gym-aloha's 480x640 and 50 fps, so a checkpoint
+    trained on it runs in LeRobot's plain `aloha` env."""
+    root = tmp_path_factory.mktemp("data") / "tiny_aloha_top"
+    return write_tiny_dataset(
+        root,
+        {"top": (480, 640)},
+        n_episodes=1,
+        frames_per_episode=12,
+        fps=50,
+        seed=1,
+        repo_id=ALOHA_TOP_REPO_ID,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.utils.constants import ACTION, OBS_STATE
 
 from lerobot_hetero_act.camera_roles import camera_key
+from lerobot_hetero_act.sim.features import camera_features
 from lerobot_hetero_act.video_backend import video_backend
 
 # One distinct RGB colour per camera, cycled if there are more cameras than colours.
@@ -27,6 +28,8 @@ CAMERA_COLOURS: tuple[tuple[int, int, int], ...] = (
     (200, 50, 200),
 )
 TASK = "move the coloured squares"
+ALOHA_CAMERAS_REPO_ID = "local/tiny_aloha_cameras"
+ALOHA_TOP_REPO_ID = "local/tiny_aloha_top"
 
 
 def _features(
@@ -45,12 +48,7 @@ def _features(
             "names": [f"action_{i}" for i in range(action_dim)],
         },
     }
-    for name, (height, width) in cameras.items():
-        features[camera_key(name)] = {
-            "dtype": "video" if use_videos else "image",
-            "shape": (height, width, 3),
-            "names": ["height", "width", "channels"],
-        }
+    features.update(camera_features(cameras, use_videos))
     return features
 
 

@@ -29,6 +29,8 @@ from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 LOG_ENV_VAR = "HETERO_ACT_TEST_ACTION_LOG"
 EVAL_SEED = 1000  # lerobot-eval's default --seed: the first episode's env seed
+# One episode in one env: the action log then holds that episode's actions in order.
+ONE_EPISODE_ON_CPU = ["--eval.n_episodes=1", "--eval.batch_size=1", "--policy.device=cpu"]
 LAUNCHER = f"""
 import json, os
 import gymnasium as gym
@@ -64,11 +66,11 @@ def env_config_from_args(args: list[str]) -> EnvConfig:
 def run_eval_logging_actions(
     args: list[str], cwd: Path, log_path: Path, env: dict[str, str] | None = None
 ) -> tuple[str, list[np.ndarray]]:
-    """Run lerobot-eval (batch size 1) with `args`; return its log and the executed actions, in order."""
+    """Run lerobot-eval on one episode with `args`; return its log and the executed actions, in order."""
     action_log = log_path.with_suffix(".actions.jsonl")
     action_log.unlink(missing_ok=True)
     log = run_logged(
-        [sys.executable, "-c", LAUNCHER, *args],
+        [sys.executable, "-c", LAUNCHER, *args, *ONE_EPISODE_ON_CPU],
         cwd=cwd,
         log_path=log_path,
         env={LOG_ENV_VAR: str(action_log), **(env or {})},

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from cli import cli_env
-from dataset_factory import write_tiny_dataset
+from dataset_factory import ALOHA_CAMERAS_REPO_ID
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
 from lerobot.utils.feature_utils import dataset_to_policy_features
@@ -33,7 +33,6 @@ from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "attention_maps.py"
-REPO_ID = "local/tiny_attention"
 FRAMES = (0, 5, 11)
 # Every grid cell of a role is a key (cell modes) and, in spatial mode, also a query token.
 CELLS = {role: math.prod(grid) for role, grid in TINY_ROLE_GRIDS.items()}
@@ -59,7 +58,7 @@ sys.path.remove(str(SCRIPT.parent))
 
 def train_checkpoint(dataset_root: Path, out: Path, **options) -> Path:
     """2 training steps of a tiny hetero_act on the dataset, saved as a pretrained_model directory."""
-    dataset_meta = LeRobotDataset(REPO_ID, root=dataset_root).meta
+    dataset_meta = LeRobotDataset(ALOHA_CAMERAS_REPO_ID, root=dataset_root).meta
     features = dataset_to_policy_features(dataset_meta.features)
     config = HeteroACTConfig(
         input_features={k: v for k, v in features.items() if k != "action"},
@@ -71,7 +70,9 @@ def train_checkpoint(dataset_root: Path, out: Path, **options) -> Path:
     policy = HeteroACTPolicy(config)
     preprocessor, postprocessor = make_pre_post_processors(config, dataset_stats=dataset_meta.stats)
     dataset = LeRobotDataset(
-        REPO_ID, root=dataset_root, delta_timestamps={"action": [i / dataset_meta.fps for i in range(CHUNK)]}
+        ALOHA_CAMERAS_REPO_ID,
+        root=dataset_root,
+        delta_timestamps={"action": [i / dataset_meta.fps for i in range(CHUNK)]},
     )
     loader = torch.utils.data.DataLoader(dataset, batch_size=2, shuffle=True)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4)
@@ -87,23 +88,15 @@ def train_checkpoint(dataset_root: Path, out: Path, **options) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    return write_tiny_dataset(
-        root, ALOHA_CAMERAS, n_episodes=1, frames_per_episode=12, fps=10, repo_id=REPO_ID
-    )
-
-
-@pytest.fixture(scope="module")
-def spatial_gated(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def spatial_gated(aloha_cameras_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_checkpoint(
-        dataset, tmp_path_factory.mktemp("spatial"), token_mode="spatial", view_gating=True
+        aloha_cameras_dataset, tmp_path_factory.mktemp("spatial"), token_mode="spatial", view_gating=True
     )
 
 
 @pytest.fixture(scope="module")
 def spatial_run(
-    spatial_gated: Path, dataset: Path, tmp_path_factory: pytest.TempPathFactory
+    spatial_gated: Path, aloha_cameras_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str]:
     """The script as a user runs it (subprocess, real CLI); returns (out dir, stdout)."""
     out = tmp_path_factory.mktemp("maps")
@@ -112,8 +105,8 @@ def spatial_run(
             sys.executable,
             str(SCRIPT),
             f"--policy-path={spatial_gated}",
-            f"--dataset-root={dataset}",
-            f"--repo-id={REPO_ID}",
+            f"--dataset-root={aloha_cameras_dataset}",
+            f"--repo-id={ALOHA_CAMERAS_REPO_ID}",
             "--episode=0",
             f"--frames={','.join(map(str, FRAMES))}",
             f"--out-dir={out}",
@@ -165,12 +158,18 @@ def test_spatial_attention_rows_sum_to_one_with_role_grid_shapes(spatial_run: tu
         np.testing.assert_allclose(gate.sum(), 3.0, atol=1e-5)  # mean 1 over the 3 cameras
 
 
-def test_default_cell_keys_mode_draws_one_query_over_the_key_cells(dataset: Path, tmp_path: Path) -> None:
+def test_default_cell_keys_mode_draws_one_query_over_the_key_cells(
+    aloha_cameras_dataset: Path, tmp_path: Path
+) -> None:
     """The default token mode: each camera has one query token, which attends over every grid cell of
     the key role, so a weight row per edge spans the key role's cells and sums to 1."""
-    checkpoint = train_checkpoint(dataset, tmp_path / "cell_keys")
+    checkpoint = train_checkpoint(aloha_cameras_dataset, tmp_path / "cell_keys")
     out = tmp_path / "maps"
-    args = [f"--policy-path={checkpoint}", f"--dataset-root={dataset}", f"--repo-id={REPO_ID}"]
+    args = [
+        f"--policy-path={checkpoint}",
+        f"--dataset-root={aloha_cameras_dataset}",
+        f"--repo-id={ALOHA_CAMERAS_REPO_ID}",
+    ]
     assert attention_maps.main([*args, "--frames=0", f"--out-dir={out}"]) == 0
     assert json.loads((out / "attention_meta.json").read_text())["token_mode"] == "cell_keys"
     assert 5_000 < (out / "episode0_frame0000.png").stat().st_size <= MAX_PNG_BYTES
@@ -183,10 +182,10 @@ def test_default_cell_keys_mode_draws_one_query_over_the_key_cells(dataset: Path
 
 
 @pytest.mark.sim
-def test_pooled_mode_in_an_aloha_multicam_rollout(dataset: Path, tmp_path: Path) -> None:
+def test_pooled_mode_in_an_aloha_multicam_rollout(aloha_cameras_dataset: Path, tmp_path: Path) -> None:
     """Rollout mode (closed loop in the multi-camera ALOHA sim), pooled tokens, one camera per role:
     each query has exactly one key, so every attention weight is 1 (the softmax over one key)."""
-    checkpoint = train_checkpoint(dataset, tmp_path / "pooled", token_mode="pooled")
+    checkpoint = train_checkpoint(aloha_cameras_dataset, tmp_path / "pooled", token_mode="pooled")
     out = tmp_path / "maps"
     code = attention_maps.main(
         [
@@ -219,7 +218,7 @@ def test_pooled_mode_in_an_aloha_multicam_rollout(dataset: Path, tmp_path: Path)
 )
 def test_bad_episode_or_frame_is_a_clear_error(
     spatial_gated: Path,
-    dataset: Path,
+    aloha_cameras_dataset: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture,
     args: list[str],
@@ -227,8 +226,8 @@ def test_bad_episode_or_frame_is_a_clear_error(
 ) -> None:
     base = [
         f"--policy-path={spatial_gated}",
-        f"--dataset-root={dataset}",
-        f"--repo-id={REPO_ID}",
+        f"--dataset-root={aloha_cameras_dataset}",
+        f"--repo-id={ALOHA_CAMERAS_REPO_ID}",
         f"--out-dir={tmp_path}",
     ]
     assert attention_maps.main(base + args) == 2
@@ -237,16 +236,26 @@ def test_bad_episode_or_frame_is_a_clear_error(
 
 
 def test_bad_paths_are_clear_errors(
-    spatial_gated: Path, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    spatial_gated: Path, aloha_cameras_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     missing = tmp_path / "no_checkpoint"
     assert (
-        attention_maps.main([f"--policy-path={missing}", f"--dataset-root={dataset}", f"--repo-id={REPO_ID}"])
+        attention_maps.main(
+            [
+                f"--policy-path={missing}",
+                f"--dataset-root={aloha_cameras_dataset}",
+                f"--repo-id={ALOHA_CAMERAS_REPO_ID}",
+            ]
+        )
         == 2
     )
     assert f"--policy-path {missing}: no config.json + model.safetensors" in capsys.readouterr().err
     not_a_dataset = tmp_path / "not_a_dataset"
     not_a_dataset.mkdir()
-    args = [f"--policy-path={spatial_gated}", f"--dataset-root={not_a_dataset}", f"--repo-id={REPO_ID}"]
+    args = [
+        f"--policy-path={spatial_gated}",
+        f"--dataset-root={not_a_dataset}",
+        f"--repo-id={ALOHA_CAMERAS_REPO_ID}",
+    ]
     assert attention_maps.main([*args, f"--out-dir={tmp_path / 'maps'}"]) == 2
     assert f"--dataset-root {not_a_dataset}: no meta/info.json" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli import log_tail, run_cli, tiny_policy_args
-from dataset_factory import write_tiny_dataset
+from dataset_factory import ALOHA_TOP_REPO_ID, write_tiny_dataset
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.policies.factory import make_pre_post_processors
@@ -92,25 +92,16 @@ def trained_run(multicam_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def aloha_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def aloha_checkpoint(aloha_top_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint whose features match gym-aloha: `top` at 480x640, 14-dim state and action."""
     work = tmp_path_factory.mktemp("aloha_train")
-    dataset = write_tiny_dataset(
-        work / "tiny_aloha_top",
-        {"top": (480, 640)},
-        n_episodes=1,
-        frames_per_episode=12,
-        fps=50,
-        seed=1,
-        repo_id="local/tiny_aloha_top",
-    )
     output_dir = work / "run"
     run_cli(
         "lerobot-train",
         [
             *TINY_POLICY_ARGS,
-            "--dataset.repo_id=local/tiny_aloha_top",
-            f"--dataset.root={dataset}",
+            f"--dataset.repo_id={ALOHA_TOP_REPO_ID}",
+            f"--dataset.root={aloha_top_dataset}",
             f"--output_dir={output_dir}",
             *TRAIN_RUN_ARGS,
             "--steps=2",
@@ -238,9 +229,6 @@ def test_eval_on_gym_aloha(aloha_checkpoint: Path, tmp_path: Path) -> None:
         [
             f"--policy.path={aloha_checkpoint}",
             *env_args,
-            "--eval.n_episodes=1",
-            "--eval.batch_size=1",
-            "--policy.device=cpu",
             f"--output_dir={output_dir}",
         ],
         cwd=tmp_path,

@@ -23,7 +23,7 @@ import draccus
 import pytest
 import torch
 from cli import run_logged, tiny_policy_args
-from dataset_factory import write_tiny_dataset
+from dataset_factory import ALOHA_TOP_REPO_ID
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
 from huggingface_hub.errors import OfflineModeIsEnabled
@@ -43,7 +43,6 @@ from lerobot_hetero_act.video_backend import video_backend_args
 BIN_DIR = Path(sys.executable).parent
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "testuser/hetero_act_tiny"
-DATASET_REPO_ID = "local/tiny_aloha_top"
 CHUNK = 10
 
 # Runs lerobot-train's real main() with HfApi's two network calls replaced by recorders.
@@ -92,18 +91,9 @@ def recorded_calls(record_dir: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def pushed_run(aloha_top_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """lerobot-train (2 steps, `top` at 480x640 like gym-aloha) with push_to_hub=true, uploads recorded."""
     work = tmp_path_factory.mktemp("hub_push")
-    dataset = write_tiny_dataset(
-        work / "tiny_aloha_top",
-        {"top": (480, 640)},
-        n_episodes=1,
-        frames_per_episode=8,
-        fps=50,
-        seed=1,
-        repo_id=DATASET_REPO_ID,
-    )
     record, output_dir = work / "record", work / "run"
     record.mkdir()
     launcher = work / "train_with_recorded_hub.py"
@@ -114,8 +104,8 @@ def pushed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             str(launcher),
             *tiny_policy_args(role_grids=None, chunk_size=CHUNK, push_to_hub=True),
             f"--policy.repo_id={REPO_ID}",
-            f"--dataset.repo_id={DATASET_REPO_ID}",
-            f"--dataset.root={dataset}",
+            f"--dataset.repo_id={ALOHA_TOP_REPO_ID}",
+            f"--dataset.root={aloha_top_dataset}",
             f"--output_dir={output_dir}",
             "--wandb.enable=false",
             "--num_workers=0",
@@ -176,13 +166,13 @@ def test_lerobot_train_push_uploads_model_processors_and_card(pushed_run: dict[s
     card = ModelCard.load(repo / "README.md")
     assert card.data.library_name == "lerobot"
     assert "hetero_act" in card.data.tags
-    assert card.data.datasets == [DATASET_REPO_ID] or card.data.datasets == DATASET_REPO_ID
+    assert card.data.datasets == [ALOHA_TOP_REPO_ID] or card.data.datasets == ALOHA_TOP_REPO_ID
     text = card.text
     assert "This is a **hetero_act** policy" in text
     assert "| `top` | `observation.images.top` | `global_overview` | 2x2 |" in text
     assert "**Token mode:** `cell_keys`" in text
     assert "**Cross-attention edges (query <- key):** none (a single role)" in text
-    assert f"**Training dataset:** `{DATASET_REPO_ID}`" in text
+    assert f"**Training dataset:** `{ALOHA_TOP_REPO_ID}`" in text
     assert f"lerobot-eval \\\n  --policy.path={REPO_ID} \\" in text
     assert "pip install lerobot_policy_hetero_act" in text
     assert "| Training steps | 2 |" in text  # LeRobot's own training table is kept
@@ -227,9 +217,6 @@ def test_lerobot_eval_by_hub_id_offline(
         [
             f"--policy.path={REPO_ID}",
             *env_args,
-            "--eval.n_episodes=1",
-            "--eval.batch_size=1",
-            "--policy.device=cpu",
             f"--output_dir={output_dir}",
         ],
         cwd=tmp_path,

@@ -16,15 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 from cli import BIN_DIR, run_logged, tiny_policy_args
-from dataset_factory import write_tiny_dataset
-from policy_factory import ALOHA_CAMERAS, CHUNK, make_config
+from dataset_factory import ALOHA_CAMERAS_REPO_ID
+from policy_factory import CHUNK, make_config
 from safetensors.torch import load_file
 
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 pytestmark = pytest.mark.e2e
 
-REPO_ID = "local/tiny_init_from_act"
 FUSION_PREFIX = "model.camera_fusion."
 ACT_ONLY = {"model.encoder_img_feat_input_proj.weight", "model.encoder_img_feat_input_proj.bias"}
 # ACT's module groups that must carry over unchanged.
@@ -50,22 +49,14 @@ def lerobot_train(args: list[str], cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    return write_tiny_dataset(
-        root, ALOHA_CAMERAS, n_episodes=1, frames_per_episode=12, fps=10, repo_id=REPO_ID
-    )
-
-
-@pytest.fixture(scope="module")
-def act_checkpoint(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def act_checkpoint(aloha_cameras_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pretrained_model dir of a 2-step `lerobot-train --policy.type=act` run."""
     work = tmp_path_factory.mktemp("act")
     lerobot_train(
         [
             *tiny_policy_args("act"),
-            f"--dataset.repo_id={REPO_ID}",
-            f"--dataset.root={dataset}",
+            f"--dataset.repo_id={ALOHA_CAMERAS_REPO_ID}",
+            f"--dataset.root={aloha_cameras_dataset}",
             f"--output_dir={work / 'run'}",
         ],
         cwd=work,
@@ -75,7 +66,7 @@ def act_checkpoint(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="module")
 def hetero_run(
-    dataset: Path, act_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+    aloha_cameras_dataset: Path, act_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path, str]:
     """`lerobot-train --policy.type=hetero_act --policy.init_from_act=<copy of the ACT checkpoint>`.
 
@@ -88,8 +79,8 @@ def hetero_run(
         [
             *tiny_policy_args("hetero_act"),
             f"--policy.init_from_act={act_copy}",
-            f"--dataset.repo_id={REPO_ID}",
-            f"--dataset.root={dataset}",
+            f"--dataset.repo_id={ALOHA_CAMERAS_REPO_ID}",
+            f"--dataset.root={aloha_cameras_dataset}",
             f"--output_dir={work / 'run'}",
         ],
         cwd=work,

@@ -79,13 +79,7 @@ def test_record_train_eval_in_aloha_multicam(sim_dataset: Path, tmp_path: Path) 
     env_args += [f"--env.cameras=[{','.join(CAMERAS)}]", f"--env.camera_sizes={sizes}"]
     # 12 steps with chunks of 10: the second chunk is predicted from a state the first one produced.
     env_args += ["--env.observation_height=96", "--env.observation_width=128", "--env.episode_length=12"]
-    eval_args = [f"--policy.path={ckpt}", *env_args]
-    eval_args += [
-        "--eval.n_episodes=1",
-        "--eval.batch_size=1",
-        "--policy.device=cpu",
-        f"--output_dir={eval_dir}",
-    ]
+    eval_args = [f"--policy.path={ckpt}", *env_args, f"--output_dir={eval_dir}"]
     log, executed = run_eval_logging_actions(eval_args, cwd=tmp_path, log_path=tmp_path / "eval.log")
     result = json.loads((eval_dir / "eval_info.json").read_text())
     assert result["overall"]["n_episodes"] == 1

@@ -61,16 +61,23 @@ QUICK_ROLE_GRIDS = {"wrist_detail": [1, 2], "wrist_context": [1, 1], "global_ove
 class TimingPlan:
     models: list[str]
     resolutions: list[tuple[int, int]]
-    dims: dict[str, Any] = field(default_factory=dict)  # ACT's defaults where empty
-    role_grids: dict[str, list[int]] | None = None  # None: the design's default grids
+    threads: int = 2
+    """torch threads, as on the 2-core machines the README's figures come from."""
+    isolate: bool = True
+    """One subprocess per model x resolution, so no model runs in another's warm caches (--quick shares one)."""
+    onnx: bool = True
+    dims: dict[str, Any] = field(default_factory=dict)
+    """Model sizes shared by every model; ACT's defaults where empty."""
+    role_grids: dict[str, list[int]] | None = None
+    """None: the design's default grids."""
     infer_repeats: int = 20
-    train_repeats: int = 5
+    """Timed inference calls per model; the table reports their median."""
     warmup: int = 2
+    """Untimed calls first, so one-off allocation and thread start-up stay out of the median."""
+    train_repeats: int = 5
+    """Timed training steps (forward, backward, AdamW) per model; a step costs far more than a chunk."""
     train_warmup: int = 1
     train_batch: int = 8
-    threads: int = 2
-    isolate: bool = True  # one subprocess per model x resolution (--quick shares one)
-    onnx: bool = True
 
     def specs(self) -> list[dict[str, Any]]:
         """One measurement per model x resolution: the plan's settings plus model, height, width."""

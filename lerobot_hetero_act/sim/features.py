@@ -21,16 +21,19 @@ MOTOR_NAMES: list[str] = [f"{side}_{joint}" for side in ("left", "right") for jo
 STATE_DIM = len(MOTOR_NAMES)
 
 
+def camera_features(camera_sizes: Mapping[str, ImageSize], use_videos: bool) -> dict[str, dict]:
+    """One `LeRobotDataset` image (or video) feature per camera, keyed `observation.images.<cam>`."""
+    kind = "video" if use_videos else "image"
+    return {
+        camera_key(cam): {"dtype": kind, "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+        for cam, (h, w) in camera_sizes.items()
+    }
+
+
 def dataset_features(camera_sizes: Mapping[str, ImageSize], use_videos: bool) -> dict[str, dict]:
     """Features for `LeRobotDataset.create`: state, action and one image stream per camera."""
-    features: dict[str, dict] = {
+    return {
         OBS_STATE: {"dtype": "float32", "shape": (STATE_DIM,), "names": list(MOTOR_NAMES)},
         ACTION: {"dtype": "float32", "shape": (STATE_DIM,), "names": list(MOTOR_NAMES)},
+        **camera_features(camera_sizes, use_videos),
     }
-    for camera, (height, width) in camera_sizes.items():
-        features[camera_key(camera)] = {
-            "dtype": "video" if use_videos else "image",
-            "shape": (height, width, 3),
-            "names": ["height", "width", "channels"],
-        }
-    return features

@@ -16,11 +16,11 @@ class TaskSpec:
     """Gymnasium task id, as in gym-aloha and LeRobot's `--env.task`."""
     instruction: str
     """Language instruction stored as each frame's `task` and returned as `task_description`."""
-    episode_length: int
-    """Default horizon in control steps at 50 Hz (LeRobot's aloha env uses 400)."""
     reward_stages: tuple[str, ...]
     """gym-aloha's reward levels 1..len: an episode whose max reward is r reached stages 1..r; the
     last stage is success."""
+    episode_length: int = 400
+    """Default horizon in control steps at 50 Hz (LeRobot's aloha env uses 400 for both tasks)."""
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -30,14 +30,12 @@ TASKS: dict[str, TaskSpec] = {
             name="transfer_cube",
             gym_task="AlohaTransferCube-v0",
             instruction="Pick up the red cube with the right arm and hand it over to the left arm.",
-            episode_length=400,
             reward_stages=("touched", "lifted", "transfer attempted", "transferred"),
         ),
         TaskSpec(
             name="insertion",
             gym_task="AlohaInsertion-v0",
             instruction="Pick up the socket with the left arm and the peg with the right arm, then insert the peg.",
-            episode_length=400,
             reward_stages=("touched both", "grasped both", "peg touches socket", "inserted"),
         ),
     )
