@@ -1,6 +1,7 @@
 """ONNX export (python -m lerobot_hetero_act.export) and the onnxruntime runner (issue 10, item 2).
 
-Parity through onnxruntime at two camera sizes, pooled and spatial tokens with view gating on; the
+Parity through onnxruntime at two camera sizes, with a role-size resize in the graph, in every token
+mode with view gating on; the
 runner against LeRobot's PyTorch pipeline (preprocessor -> policy -> postprocessor); the errors for
 a checkpoint that is not hetero_act and for a camera missing at the runner. Exports take ~10-30 s
 each on 2 shared cores, so the module exports three graphs in all.
@@ -36,6 +37,7 @@ CAMERAS = {"top": (96, 128), "left_wrist": (64, 80), "right_wrist": (64, 80)}
 ROLES = {"top": "global_overview", "left_wrist": "wrist_detail", "right_wrist": "wrist_context"}
 GRIDS = {"global_overview": [2, 2], "wrist_detail": [2, 2], "wrist_context": [1, 2]}
 SMALL = {"camera_roles": ROLES, "role_grids": GRIDS, "view_gating": True}
+ROLE_IMAGE_SIZES = {"global_overview": [64, 96]}  # top: 96x128 -> 64x96, still a 2x3 map for its 2x2 grid
 DEFAULT_TOKEN_MODE = HeteroACTConfig.__dataclass_fields__["token_mode"].default
 OTHER_TOKEN_MODES = [m for m in TOKEN_MODES if m != DEFAULT_TOKEN_MODE]
 PARITY = re.compile(r"max \|onnxruntime - PyTorch\| = ([-+\d.eE]+|nan|inf)")
@@ -77,9 +79,10 @@ def raw_observation(batch_size: int, seed: int) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """(checkpoint, onnx file, CLI log): the default token mode, view gating on, exported by the CLI."""
+    """(checkpoint, onnx file, CLI log): the default token mode, view gating on, `top` resized to its
+    role's size inside the graph (antialiased), exported by the CLI."""
     root = tmp_path_factory.mktemp("onnx_export")
-    checkpoint = save_checkpoint(root / "pretrained_model")
+    checkpoint = save_checkpoint(root / "pretrained_model", role_image_sizes=ROLE_IMAGE_SIZES)
     output = root / "policy.onnx"
     log = run_logged(
         [
