@@ -1,7 +1,8 @@
 """The same checkpoint in closed loop through PyTorch and through onnxruntime, on the same seeds.
 
     python -m lerobot_hetero_act.onnx_closed_loop --policy-path <pretrained_model> \
-        --task transfer_cube --episodes 10 --seed 100000 --json onnx_closed_loop.json
+        --task transfer_cube --episodes 10 --seed 100000 --json onnx_closed_loop.json \
+        --doc docs/benchmarks.md
 
 Exports the checkpoint (`export.export_onnx`), then per seed in `aloha_multicam` with the policy's
 cameras: (1) a lockstep episode driven by PyTorch (`HeteroACTPolicy.select_action` between the
@@ -9,14 +10,17 @@ checkpoint's processors, as `lerobot-eval` runs it) in which onnxruntime (`Heter
 every same observation: the largest action difference; (2) one episode driven by each backend: its
 success, max reward and the median time of the calls that predict a chunk. The rendered frames may
 differ in their last bits between runs, so two separately driven episodes can drift apart even with
-identical policies; the lockstep episode compares the backends on identical inputs.
+identical policies; the lockstep episode compares the backends on identical inputs. `--doc` writes
+the result as a table between the markers below (the rest of the file is kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,9 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .benchmarks.doc_sections import splice_section
 from .export import export_onnx, load_policy
 from .onnx_runner import HeteroACTOnnxRunner
 from .sim.policy_rollout import Episode, make_policy_env, run_episode
+
+SECTION_BEGIN = "<!-- onnx-closed-loop:begin -->"
+SECTION_END = "<!-- onnx-closed-loop:end -->"
+BACKEND_COLUMNS = (("success", ""), ("max_reward", "g"), ("chunk_ms", ".1f"))  # (key, format) per backend
 
 
 def chunk_call_ms(episode: Episode, n_action_steps: int) -> float:
@@ -104,6 +113,38 @@ def compare_backends(
     }
 
 
+def render_section(result: dict[str, Any], command: str) -> str:
+    """The comparison as markdown: per-seed rows, then successes, largest difference, median latency."""
+    backends, n = ("pytorch", "onnxruntime"), len(result["episodes"])
+    lines = [
+        SECTION_BEGIN,
+        "## Closed loop through onnxruntime",
+        "",
+        f"- Command: `{command}`",
+        f"- Checkpoint: `{result['policy_path']}`; task {result['task']}; seeds {result['seeds'][0]}.."
+        f"{result['seeds'][-1]}; torch threads {result['torch_threads']}, onnxruntime intra-op threads "
+        f"{result['onnx_threads'] or 'default'}.",
+        "- *max action diff*: largest |onnxruntime − PyTorch| over every step of the PyTorch-driven episode "
+        "(both backends see the same observations, actions in robot units). Success and max reward: one "
+        "episode driven by each backend. *chunk ms*: median time of the calls that ran the network.",
+        "",
+        "| seed | max action diff | success (PyTorch / onnxruntime) | max reward | chunk ms |",
+        "| ---: | ---: | --- | --- | --- |",
+    ]
+    for r in result["episodes"]:
+        success, reward, ms = (" / ".join(format(r[k][b], f) for b in backends) for k, f in BACKEND_COLUMNS)
+        lines.append(f"| {r['seed']} | {r['max_action_diff']:.2g} | {success} | {reward} | {ms} |")
+    ok, ms = result["successes"], result["median_chunk_ms"]
+    lines += [
+        "",
+        f"Successes: PyTorch {ok['pytorch']}/{n}, onnxruntime {ok['onnxruntime']}/{n}; largest action "
+        f"difference {result['max_action_diff']:.2g}; median chunk {ms['pytorch']:.1f} ms (PyTorch) vs "
+        f"{ms['onnxruntime']:.1f} ms (onnxruntime), {ms['onnxruntime'] / ms['pytorch']:.2f}×.",
+        SECTION_END,
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=100_000, help="first seed; episode i uses seed + i")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--doc", type=Path, help="also write the result as a markdown section here")
     args = parser.parse_args(argv)
     result = compare_backends(
         args.policy_path, args.task, list(range(args.seed, args.seed + args.episodes)), args.threads
@@ -122,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
+    if args.doc:
+        command = shlex.join(["python", "-m", "lerobot_hetero_act.onnx_closed_loop", *(argv or sys.argv[1:])])
+        splice_section(args.doc, render_section(result, command), SECTION_BEGIN, SECTION_END)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sim.task_spec import get_task
+from .doc_sections import splice_section
 from .learning import LearningProtocol, TrainTimeline
 from .stats import stage_rates, wilson_interval
 
@@ -321,17 +322,9 @@ def write_learning_report(protocol: LearningProtocol, results: Path, doc: Path) 
     runs = load_runs(protocol, results)
     figures = plot_curves(protocol, runs, doc.parent / "figures")
     section = render_section(protocol, runs, figures, doc)
-    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
     begin = LEARNING_BEGIN.replace("begin", f"begin {protocol.name}")
     end = LEARNING_END.replace("end", f"end {protocol.name}")
-    section = section.replace(LEARNING_BEGIN, begin).replace(LEARNING_END, end)
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.write_text(text)
+    splice_section(doc, section.replace(LEARNING_BEGIN, begin).replace(LEARNING_END, end), begin, end)
     summary: dict[str, Any] = {
         f"{r.model}_seed{r.seed}": [(p.step, p.k, p.n) for p in r.points] for r in runs
     }

@@ -10,12 +10,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .doc_sections import splice_section
+
 TIMING_BEGIN = "<!-- timing-benchmark:begin -->"
 TIMING_END = "<!-- timing-benchmark:end -->"
 ACT_DIMS = "ACT's default dims (dim_model 512, 4 encoder / 1 decoder layers, ResNet-18, chunk 100)"
 # (what, ratio key, limit, which rows): measured and reported, never asserted.
 TARGETS = [
     ("inference ≤ 0.6× ACT at {largest}", "infer_ratio_to_act", 0.6, "hetero"),
+    ("role-aware sizes: inference ≤ 0.45× ACT at {largest}", "infer_ratio_to_act", 0.45, "role_sizes"),
     ("onnxruntime inference ≤ 0.30× ACT eager at {largest}", "infer_ratio_to_act", 0.30, "onnx"),
     ("train step ≤ 0.8× ACT ({resolution})", "train_ratio_to_act", 0.8, "hetero"),
     ("fusion ≤ 10% of backbone time ({resolution})", "image_path_share_of_backbone", 0.10, "hetero"),
@@ -53,6 +56,8 @@ def target_lines(rows: list[dict[str, Any]], largest: str) -> list[str]:
             is_onnx = r["model"].endswith("_onnxruntime")
             if r["model"] == "act" or is_onnx != (which == "onnx") or r.get(key) is None:
                 continue
+            if which == "role_sizes" and not r["model"].endswith("_role_sizes"):
+                continue
             if "{largest}" in text and r["resolution"] != largest:
                 continue
             value = r[key]
@@ -84,7 +89,8 @@ def render_section(timing: dict[str, Any]) -> str:
         f"- Settings: 3 cameras (top, left_wrist, right_wrist) each at the stated size, 14-dim state/action, "
         f"{dims}, `pretrained_backbone_weights=None`, `torch.set_num_threads({s['threads']})`. "
         f"hetero_act roles: left_wrist→wrist_detail, right_wrist→wrist_context, top→global_overview, "
-        f"with {grids}.",
+        f"with {grids}. `*_role_sizes` resizes each camera to its role's size first: "
+        f"{json.dumps(s.get('role_image_sizes'))}.",
         f"- Inference: `predict_action_chunk`, batch 1, median of {s['infer_repeats']} after {s['warmup']} "
         "warm-up calls; the backbone and the image path are timed on their own, same repeats. Train step: "
         f"forward + backward + grad clip + AdamW, batch {s['train_batch']}, median of "
@@ -110,10 +116,4 @@ def render_section(timing: dict[str, Any]) -> str:
 
 def write_section(doc: Path, section: str) -> None:
     """Replace what is between the timing markers in `doc` (append the section if they are missing)."""
-    text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
-    if TIMING_BEGIN in text and TIMING_END in text:
-        head, rest = text.split(TIMING_BEGIN, 1)
-        text = head + section + rest.split(TIMING_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    doc.write_text(text)
+    splice_section(doc, section, TIMING_BEGIN, TIMING_END)
