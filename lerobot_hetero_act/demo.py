@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .benchmarks.learning import (
+    DEFAULT_PROTOCOL,
     BenchmarkPaths,
     LearningProtocol,
     TrainTimeline,
@@ -32,8 +33,6 @@ from .benchmarks.learning import (
 from .benchmarks.stats import stage_rates, wilson_interval
 from .offline_run import REPO
 from .sim.task_spec import get_task
-
-DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
 
 
 @dataclass

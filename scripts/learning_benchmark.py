@@ -28,6 +28,7 @@ import argparse
 from pathlib import Path
 
 from lerobot_hetero_act.benchmarks.learning import (
+    DEFAULT_PROTOCOL,
     BenchmarkPaths,
     LearningProtocol,
     evaluate_pending,
@@ -38,8 +39,6 @@ from lerobot_hetero_act.benchmarks.learning import (
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
 from lerobot_hetero_act.offline_run import REPO
-
-DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from lerobot_hetero_act.benchmarks.timing import (
     MODELS,
     QUICK_DIMS,
     QUICK_ROLE_GRIDS,
+    QUICK_ROLE_IMAGE_SIZES,
     TimingPlan,
     run_timing,
 )
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         resolutions=resolutions,
         dims=QUICK_DIMS if args.quick else {},
         role_grids=args.role_grids or (QUICK_ROLE_GRIDS if args.quick else None),
+        **({"role_image_sizes": QUICK_ROLE_IMAGE_SIZES} if args.quick else {}),
         infer_repeats=args.infer_repeats,
         train_repeats=args.train_repeats,
         warmup=1 if args.quick else 2,

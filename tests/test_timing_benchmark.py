@@ -17,9 +17,17 @@ import pytest
 from cli import run_logged
 
 from lerobot_hetero_act.benchmarks.timing_report import TIMING_BEGIN, TIMING_END, write_section
+from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
-TORCH_MODELS = {"act", "hetero_cell_keys", "hetero_pooled_keys", "hetero_spatial", "hetero_spatial_gated"}
+TORCH_MODELS = {
+    "act",
+    "hetero_cell_keys",
+    "hetero_cell_keys_role_sizes",
+    "hetero_pooled_keys",
+    "hetero_spatial",
+    "hetero_spatial_gated",
+}
 RESOLUTIONS = {"32x64", "64x96"}  # --quick's; ResNet-18 feature maps 1x2 and 2x3
 # Fits a 1x2 feature map; unequal sizes so spatial mode's token count differs from one per camera
 # (and differs from --quick's own default grids, so the flag is seen to be honoured).
@@ -75,7 +83,7 @@ def test_every_model_and_resolution_is_measured_with_positive_figures(quick_run)
     report, _ = quick_run
     rows = rows_by_key(report)
     expected = {(m, r) for m in TORCH_MODELS for r in RESOLUTIONS} | {
-        ("hetero_cell_keys_onnxruntime", "64x96")
+        ("hetero_cell_keys_role_sizes_onnxruntime", "64x96")
     }
     assert set(rows) == expected
     for (model, res), row in rows.items():
@@ -86,6 +94,19 @@ def test_every_model_and_resolution_is_measured_with_positive_figures(quick_run)
         assert row["infer_n"] == 2 and row["train_n"] == 2
     for res in RESOLUTIONS:
         assert rows["act", res]["infer_ratio_to_act"] == 1.0 == rows["act", res]["train_ratio_to_act"]
+
+
+def test_role_sizes_row_feeds_the_backbone_its_roles_sizes_and_the_others_native(quick_run) -> None:
+    report, _ = quick_run
+    role_sizes = report["settings"]["role_image_sizes"]
+    for row in report["rows"]:
+        if row["model"].endswith("onnxruntime"):
+            continue
+        native = [int(v) for v in row["resolution"].split("x")]
+        if row["model"] == "hetero_cell_keys_role_sizes":
+            assert row["backbone_inputs"] == {c: role_sizes[r] for c, r in ALOHA_CAMERA_ROLES.items()}, row
+        else:
+            assert row["backbone_inputs"] == dict.fromkeys(ALOHA_CAMERA_ROLES, native), row
 
 
 def test_encoder_token_counts_match_the_architectures(quick_run) -> None:
@@ -108,7 +129,8 @@ def test_image_path_parameters_differ_by_mode_as_designed(quick_run) -> None:
 
 def test_onnxruntime_row_matches_pytorch_and_is_timed(quick_run) -> None:
     rows = rows_by_key(quick_run[0])
-    onnx, eager = rows["hetero_cell_keys_onnxruntime", "64x96"], rows["hetero_cell_keys", "64x96"]
+    onnx = rows["hetero_cell_keys_role_sizes_onnxruntime", "64x96"]
+    eager = rows["hetero_cell_keys_role_sizes", "64x96"]
     assert 0 <= onnx["onnx_max_abs_diff"] < 1e-4
     assert onnx["infer_ms"] > 0 and onnx["peak_mem_infer_mb"] > 0 and onnx["infer_n"] == 2
     assert onnx["params_total"] == eager["params_total"]  # the same policy, exported
@@ -123,7 +145,11 @@ def test_markdown_section_replaces_only_the_text_between_the_markers(quick_run) 
     for row in report["rows"]:
         assert f"| {row['model']} | {row['resolution']} |" in doc
     assert "### Targets (measured, not asserted)" in doc
-    assert "| onnxruntime inference ≤ 0.30× ACT eager at 64x96 | hetero_cell_keys_onnxruntime |" in doc
+    assert (
+        "| onnxruntime inference ≤ 0.30× ACT eager at 64x96 | hetero_cell_keys_role_sizes_onnxruntime |"
+        in doc
+    )
+    assert "| role-aware sizes: inference ≤ 0.45× ACT at 64x96 | hetero_cell_keys_role_sizes |" in doc
 
 
 def test_section_is_appended_when_the_doc_has_no_markers(tmp_path: Path) -> None:

@@ -26,9 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..offline_run import REPO, lerobot_command, run_logged
-from ..sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
+from ..sim.cameras import ALOHA_CAMERA_ROLES, eval_env_camera_args, parse_camera_sizes, recorder_camera_args
 from ..sim.task_spec import get_task
 
+DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
+"""The transfer-cube benchmark: the demo's protocol and the image sizes the timing benchmark's
+role-aware row resizes to."""
 CHECKPOINT_LINE = re.compile(r"Checkpoint policy after step (\d+)")
 LOG_LINE = re.compile(r"step:\S+ .*?(?<!\w)loss:([0-9.eE+-]+).*?updt_s:([0-9.]+) data_s:([0-9.]+)")
 
@@ -96,6 +99,10 @@ class LearningProtocol:
     @property
     def camera_sizes(self) -> dict[str, tuple[int, int]]:
         return parse_camera_sizes(self.cameras, "cameras")
+
+    def role_image_sizes(self) -> dict[str, list[int]]:
+        """Role -> [height, width] of its cameras here (ALOHA's role map), for `role_image_sizes`."""
+        return {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in self.camera_sizes().items()}
 
     def model_args(self, model: str) -> list[str]:
         if model not in self.models:

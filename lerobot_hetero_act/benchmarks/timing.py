@@ -7,7 +7,8 @@ transformer encoder), inference per action chunk (`predict_action_chunk`, batch 
 the image-token path on their own (timed interleaved with inference, so a load change hits all three
 alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
 
-At the largest resolution, `hetero_cell_keys` is also exported to ONNX (`export.export_onnx`, checked
+`hetero_cell_keys_role_sizes` resizes each camera to its role's size inside the policy (by default the
+sizes the learning benchmark trains at). At the largest resolution it is also exported to ONNX (`export.export_onnx`, checked
 against PyTorch by `export.max_abs_difference`) and timed in onnxruntime in a process that holds
 no PyTorch model (batch 1, the same number of intra-op threads; torch is imported, as by
 `onnx_runner`, whose pre/post-processors are torch code).
@@ -31,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..camera_roles import camera_key
+from ..camera_roles import camera_key, camera_short_name
 from ..offline_run import run_logged
 from ..sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS
 from ..sim.features import STATE_DIM
@@ -41,6 +42,8 @@ ACTION_DIM = STATE_DIM  # ALOHA: absolute targets for the state's 14 joints
 MODELS: dict[str, dict[str, Any]] = {
     "act": {"type": "act"},
     "hetero_cell_keys": {"type": "hetero_act", "token_mode": "cell_keys"},
+    # Each camera resized (antialiased, inside the policy) to its role's size: the plan's role_image_sizes.
+    "hetero_cell_keys_role_sizes": {"type": "hetero_act", "token_mode": "cell_keys", "role_sizes": True},
     "hetero_pooled_keys": {"type": "hetero_act", "token_mode": "pooled_keys"},
     "hetero_spatial": {"type": "hetero_act", "token_mode": "spatial"},
     "hetero_spatial_gated": {"type": "hetero_act", "token_mode": "spatial", "view_gating": True},
@@ -48,13 +51,21 @@ MODELS: dict[str, dict[str, Any]] = {
     "hetero_cell_keys_compiled": {"type": "hetero_act", "token_mode": "cell_keys", "compile": True},
 }
 DEFAULT_MODELS = [name for name, spec in MODELS.items() if not spec.get("compile")]
-ONNX_MODEL = "hetero_cell_keys"  # exported and timed in onnxruntime at the largest resolution
+ONNX_MODEL = "hetero_cell_keys_role_sizes"  # exported and timed in onnxruntime at the largest resolution
 ONNX_ROW = f"{ONNX_MODEL}_onnxruntime"
 # --quick: a tiny transformer and grids that fit a 32x64 image's 1x2 feature map (plumbing, not speed).
 QUICK_DIMS: dict[str, Any] = dict(
     dim_model=64, n_heads=4, dim_feedforward=128, n_encoder_layers=1, n_vae_encoder_layers=1, latent_dim=8
 ) | {"chunk_size": 10, "n_action_steps": 10}
 QUICK_ROLE_GRIDS = {"wrist_detail": [1, 2], "wrist_context": [1, 1], "global_overview": [1, 2]}
+QUICK_ROLE_IMAGE_SIZES = {role: [32, 64] for role in QUICK_ROLE_GRIDS}  # --quick's smaller resolution
+
+
+def benchmark_role_image_sizes() -> dict[str, list[int]]:
+    """The sizes the learning benchmark trains each role at: what a role-aware policy resizes to."""
+    from .learning import DEFAULT_PROTOCOL, LearningProtocol
+
+    return LearningProtocol.from_file(DEFAULT_PROTOCOL).role_image_sizes()
 
 
 @dataclass
@@ -70,6 +81,8 @@ class TimingPlan:
     """Model sizes shared by every model; ACT's defaults where empty."""
     role_grids: dict[str, list[int]] | None = None
     """None: the design's default grids."""
+    role_image_sizes: dict[str, list[int]] = field(default_factory=benchmark_role_image_sizes)
+    """For the `*_role_sizes` models: role -> [height, width] each camera is resized to."""
     infer_repeats: int = 20
     """Timed inference calls per model; the table reports their median."""
     warmup: int = 2
@@ -102,6 +115,8 @@ def build_policy(spec: dict[str, Any]):
     overrides = dict(MODELS[spec["model"]])
     is_act = overrides.pop("type") == "act"
     overrides.pop("compile", None)
+    if overrides.pop("role_sizes", False):
+        overrides["role_image_sizes"] = spec["role_image_sizes"]
     features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
     for cam in DEFAULT_CAMERAS:
         features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))
@@ -183,11 +198,16 @@ def measure_torch(spec: dict[str, Any]) -> dict[str, Any]:
 
     policy = build_policy(spec)
     fusion = getattr(policy.model, "camera_fusion", None) or policy.model.encoder_img_feat_input_proj
+    resized = getattr(policy.model, "backbone_input_sizes", {})  # hetero_act: each camera's role size
+    native = (spec["height"], spec["width"])
     row: dict[str, Any] = {
         "model": spec["model"],
         "resolution": f"{spec['height']}x{spec['width']}",
         "params_total": sum(p.numel() for p in policy.parameters()),
         "params_image_path": sum(p.numel() for p in fusion.parameters()),
+        "backbone_inputs": {
+            camera_short_name(key): list(resized.get(key, native)) for key in policy.config.image_features
+        },
     }
     policy.eval()
     obs = make_batch(policy, 1, with_action=False)
