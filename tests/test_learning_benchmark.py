@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lerobot_hetero_act.benchmarks.learning import (
+    DEFAULT_PROTOCOL,
     LOG_LINE,
     BenchmarkPaths,
     LearningProtocol,
@@ -20,9 +21,10 @@ from lerobot_hetero_act.benchmarks.learning import (
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
 from lerobot_hetero_act.benchmarks.stats import stage_rates, wilson_interval
+from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
-PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
+PROTOCOL = DEFAULT_PROTOCOL
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,14 @@ def test_every_model_trains_with_the_shared_flags_and_hetero_models_with_the_rol
         assert flag in act and flag in hetero
     assert not any("camera_roles" in a for a in act)
     assert any("camera_roles" in a for a in hetero)
+
+
+def test_role_image_sizes_are_the_protocol_cameras_sizes_under_alohas_roles():
+    """The timing benchmark's role-aware row resizes each role to what the learning benchmark trains at."""
+    protocol = LearningProtocol.from_file(PROTOCOL)
+    sizes = protocol.role_image_sizes()
+    assert sizes == {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in protocol.camera_sizes.items()}
+    assert sizes["wrist_detail"] == [192, 256] and sizes["global_overview"] == [120, 160]
 
 
 def test_timeline_forgets_steps_a_resumed_run_redoes(tmp_path: Path):

@@ -102,7 +102,7 @@ class LearningProtocol:
 
     def role_image_sizes(self) -> dict[str, list[int]]:
         """Role -> [height, width] of its cameras here (ALOHA's role map), for `role_image_sizes`."""
-        return {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in self.camera_sizes().items()}
+        return {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in self.camera_sizes.items()}
 
     def model_args(self, model: str) -> list[str]:
         if model not in self.models:
