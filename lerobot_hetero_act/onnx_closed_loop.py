@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     if args.doc:
-        command = shlex.join(["python", "-m", "lerobot_hetero_act.onnx_closed_loop", *(argv or sys.argv[1:])])
+        command = shlex.join(
+            ["python", "-m", "lerobot_hetero_act.onnx_closed_loop", *(sys.argv[1:] if argv is None else argv)]
+        )
         splice_section(args.doc, render_section(result, command), SECTION_BEGIN, SECTION_END)
 
 
