@@ -58,6 +58,17 @@ def test_protocol_refuses_eval_seeds_overlapping_the_demos(tmp_path: Path):
         LearningProtocol.from_file(path)
 
 
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "configs").glob("learning_benchmark_*.json")), ids=lambda p: p.stem
+)
+def test_every_committed_protocol_loads_and_names_its_purpose_and_compared_models(path: Path):
+    # The report of each protocol says what it tests and compares the default with the baseline.
+    protocol = LearningProtocol.from_file(path)
+    assert protocol.purpose
+    assert {protocol.default_model, protocol.baseline_model} <= set(protocol.models)
+    assert (REPO / "docs/benchmark_results" / protocol.name).is_dir()  # its runs are committed
+
+
 def test_every_model_trains_with_the_shared_flags_and_hetero_models_with_the_roles():
     protocol = LearningProtocol.from_file(PROTOCOL)
     paths = BenchmarkPaths(Path("/w"), Path("/r"))
@@ -117,7 +128,9 @@ def _write_run(results: Path, model: str, seed: int, points: dict[int, tuple[int
 
 
 def test_report_verdicts_follow_the_final_points_and_keep_the_rest_of_the_doc(tmp_path: Path):
-    protocol = dataclasses.replace(LearningProtocol.from_file(PROTOCOL), steps=2000)
+    protocol = dataclasses.replace(
+        LearningProtocol.from_file(PROTOCOL), steps=2000, purpose="what this protocol tests."
+    )
     results = tmp_path / "results"
     _write_run(results, "act", 1000, {1000: (2, 20), 2000: (20, 50)}, minutes=80)
     _write_run(results, "hetero_cell_keys", 1000, {1000: (5, 20), 2000: (46, 50)}, minutes=85)
@@ -127,6 +140,7 @@ def test_report_verdicts_follow_the_final_points_and_keep_the_rest_of_the_doc(tm
     write_learning_report(protocol, results, doc)
     text = doc.read_text()
     assert "Timing text that must stay." in text
+    assert "Purpose: what this protocol tests." in text
     assert "| 92% (46/50; 81%–97%) at step 2000, 85 min (seed 1000) | met |" in text
     assert "seed 1000: 92% vs 40% at step 2000 (85 vs 80 min) | met |" in text
     assert (tmp_path / "figures" / f"{protocol.name}_success.png").stat().st_size > 1000

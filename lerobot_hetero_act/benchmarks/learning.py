@@ -52,6 +52,8 @@ class LearningProtocol:
     """What every model of one benchmark shares; see the module docstring."""
 
     name: str
+    purpose: str = ""
+    """What this protocol tests, in a sentence (printed under its heading in docs/benchmarks.md)."""
     task: str = "transfer_cube"
     episodes: int = 50
     record_seed: int = 0

@@ -281,10 +281,11 @@ def render_section(
         "Wall-clock: training steps x each model's seconds per step measured side by side on a quiet "
         "2-core CPU (`learning_benchmark.py time`, LeRobot's own step timers) where that measurement "
         "exists; the runs' own clocks (summed over resumed segments) are listed as *logged*, and include "
-        "whatever else shared the machine (the runs went two at a time with one torch thread each, beside "
-        "evaluations).",
+        "whatever else shared the machine (each run's `training.json` lists its resumed segments).",
         "",
     ]
+    if protocol.purpose:
+        lines[5:5] = [f"Purpose: {protocol.purpose}", ""]
     for path in figure_paths:
         lines.append(f"![{path.stem}]({path.relative_to(doc.parent).as_posix()})")
     lines += ["", "### Targets", "", *target_rows(protocol, runs), ""]
