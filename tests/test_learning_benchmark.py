@@ -20,7 +20,7 @@ from lerobot_hetero_act.benchmarks.learning import (
     train_command,
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
-from lerobot_hetero_act.benchmarks.stats import stage_rates, wilson_interval
+from lerobot_hetero_act.benchmarks.stats import difference_interval, stage_rates, wilson_interval
 from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,14 @@ PROTOCOL = DEFAULT_PROTOCOL
 def test_wilson_interval_matches_published_values(k, n, expected):
     lo, hi = wilson_interval(k, n)
     assert lo == pytest.approx(expected[0], abs=1e-4) and hi == pytest.approx(expected[1], abs=1e-4)
+
+
+def test_difference_interval_matches_newcombes_published_example():
+    # Newcombe (1998), Stat. Med. 17:873, example (a): 56/70 - 48/80, method 10: 0.0524 to 0.3339.
+    lo, hi = difference_interval(56, 70, 48, 80)
+    assert lo == pytest.approx(0.0524, abs=1e-4) and hi == pytest.approx(0.3339, abs=1e-4)
+    lo, hi = difference_interval(30, 50, 30, 50)
+    assert lo == pytest.approx(-hi) and lo < 0 < hi  # equal rates: symmetric around 0
 
 
 def test_stage_rates_count_episodes_reaching_each_level():
@@ -105,6 +113,15 @@ def test_eval_summary_needs_per_episode_results():
         summarize_eval_info({"per_task": []})
 
 
+def test_protocol_refuses_a_compared_model_it_does_not_define(tmp_path: Path):
+    data = json.loads(PROTOCOL.read_text())
+    data["within_noise_of"] = {"hetero_small": "hetero_cell_keys"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="hetero_small"):
+        LearningProtocol.from_file(path)
+
+
 def _write_run(results: Path, model: str, seed: int, points: dict[int, tuple[int, int]], minutes: float):
     run = results / f"{model}_seed{seed}"
     run.mkdir(parents=True)
@@ -163,3 +180,29 @@ def test_report_uses_the_quiet_machine_step_time_for_wall_clock(tmp_path: Path):
     text = doc.read_text()
     assert "at step 2000, 40 min (seed 1000) | met |" in text  # 2000 x 1.2 s, not the logged 150 min
     assert "| 40 min (150 min) |" in text
+
+
+@pytest.mark.parametrize(
+    ("variant", "verdict"),
+    [((26, 50), "difference -8 points (95% CI -26 to +11) | met |"), ((12, 50), "| not met (loses) |")],
+)
+def test_within_noise_verdict_holds_only_while_the_difference_interval_reaches_zero(
+    tmp_path, variant, verdict
+):
+    protocol = dataclasses.replace(
+        LearningProtocol.from_file(PROTOCOL),
+        steps=2000,
+        within_noise_of={"hetero_spatial": "hetero_cell_keys"},
+    )
+    results = tmp_path / "results"
+    _write_run(results, "hetero_cell_keys", 1000, {2000: (30, 50)}, minutes=80)
+    doc = tmp_path / "benchmarks.md"
+    write_learning_report(protocol, results, doc)
+    assert (
+        "| hetero_spatial within noise of hetero_cell_keys (transfer_cube, final points) | final points"
+        in (doc.read_text())
+    )
+
+    _write_run(results, "hetero_spatial", 1000, {2000: variant}, minutes=70)
+    write_learning_report(protocol, results, doc)
+    assert verdict in doc.read_text()

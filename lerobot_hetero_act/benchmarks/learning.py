@@ -79,6 +79,9 @@ class LearningProtocol:
     device: str = "cpu"
     default_model: str = "hetero_cell_keys"
     baseline_model: str = "act"
+    within_noise_of: dict[str, str] = field(default_factory=dict)
+    """Model -> reference model whose final success it must match within noise (a cheaper variant, such
+    as smaller role image sizes, that may replace the reference only if it loses nothing measurable)."""
 
     @classmethod
     def from_file(cls, path: Path) -> LearningProtocol:
@@ -92,6 +95,15 @@ class LearningProtocol:
         for name, args in self.models.items():
             if not args or not args[0].startswith("--policy.type="):
                 raise ValueError(f"model {name!r}: its flags must start with --policy.type=act|hetero_act")
+        compared = {
+            self.default_model,
+            self.baseline_model,
+            *self.within_noise_of,
+            *self.within_noise_of.values(),
+        }
+        undefined = sorted(compared - set(self.models))
+        if undefined:
+            raise ValueError(f"compared model(s) {undefined} are not defined; models: {sorted(self.models)}")
         if self.eval_seed < self.record_seed + 10 * self.episodes:
             raise ValueError(
                 f"eval_seed {self.eval_seed} is too close to the recorded seeds {self.record_seed}..: "

@@ -17,7 +17,7 @@ from typing import Any
 from ..sim.task_spec import get_task
 from .doc_sections import splice_section
 from .learning import LearningProtocol, TrainTimeline
-from .stats import stage_rates, wilson_interval
+from .stats import difference_interval, stage_rates, wilson_interval
 
 LEARNING_BEGIN = "<!-- learning-benchmark:begin -->"
 LEARNING_END = "<!-- learning-benchmark:end -->"
@@ -254,7 +254,30 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
             f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} "
             f"({protocol.task}) | final points of both not measured yet | open |"
         )
-    return rows
+    return rows + [within_noise_row(protocol, runs, m, ref) for m, ref in protocol.within_noise_of.items()]
+
+
+def within_noise_row(protocol: LearningProtocol, runs: list[RunResult], model: str, reference: str) -> str:
+    """`model` matches `reference` if the 95% interval of their final success difference holds 0 (same
+    seed); it loses if the whole interval is below 0."""
+    finals = {(r.model, r.seed): final_point(r, protocol) for r in runs}
+    pairs = [
+        (seed, mine, finals.get((reference, seed)))
+        for (name, seed), mine in finals.items()
+        if name == model and mine and finals.get((reference, seed))
+    ]
+    target = f"| {model} within noise of {reference} ({protocol.task}, final points)"
+    if not pairs:
+        return f"{target} | final points of both not measured yet | open |"
+    texts, losses = [], []
+    for seed, mine, ref in pairs:
+        lo, hi = difference_interval(mine.k, mine.n, ref.k, ref.n)
+        losses.append(hi < 0)
+        texts.append(
+            f"seed {seed}: {pct(mine.rate)} vs {pct(ref.rate)}, difference "
+            f"{100 * (mine.rate - ref.rate):+.0f} points (95% CI {100 * lo:+.0f} to {100 * hi:+.0f})"
+        )
+    return f"{target} | {'; '.join(texts)} | {'not met (loses)' if any(losses) else 'met'} |"
 
 
 def render_section(

@@ -17,6 +17,22 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def difference_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    """95% interval of the difference of two success rates, k1/n1 - k2/n2 (Newcombe's method 10).
+
+    It combines the two Wilson intervals, so like them it stays sensible at 0/n and n/n. If it holds 0,
+    the two rates are within noise of each other at these episode counts.
+    """
+    p1, p2 = k1 / n1, k2 / n2
+    lo1, hi1 = wilson_interval(k1, n1)
+    lo2, hi2 = wilson_interval(k2, n2)
+    diff = p1 - p2
+    return (
+        diff - math.sqrt((p1 - lo1) ** 2 + (hi2 - p2) ** 2),
+        diff + math.sqrt((hi1 - p1) ** 2 + (p2 - lo2) ** 2),
+    )
+
+
 def stage_rates(max_rewards: Sequence[float], stage_names: Sequence[str]) -> dict[str, float]:
     """Fraction of episodes that reached each reward stage (stage i = max reward >= i)."""
     n = len(max_rewards)
