@@ -16,6 +16,7 @@ from lerobot_hetero_act.benchmarks.learning import (
     BenchmarkPaths,
     LearningProtocol,
     TrainTimeline,
+    evaluation_order,
     summarize_eval_info,
     train_command,
 )
@@ -102,6 +103,12 @@ def test_timeline_forgets_steps_a_resumed_run_redoes(tmp_path: Path):
     assert timeline.wall_s == {1000: 60.0} and timeline.log == [[1000, 1.0, 0, 0]]
     timeline.save(tmp_path / "t.json")
     assert TrainTimeline.load(tmp_path / "t.json").wall_s == {1000: 60.0}
+
+
+def test_final_checkpoint_is_evaluated_before_the_intermediate_ones():
+    # The final point decides the verdicts; an interrupted session must have it first.
+    assert evaluation_order([1000, 2000, 3000], final_step=3000) == [3000, 1000, 2000]
+    assert evaluation_order([1000, 2000], final_step=3000) == [1000, 2000]  # training not finished
 
 
 def test_eval_summary_needs_per_episode_results():

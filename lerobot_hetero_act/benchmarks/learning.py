@@ -365,12 +365,20 @@ def evaluate_checkpoint(
 def evaluate_pending(
     protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int, threads: int | None = None
 ) -> None:
-    """Evaluate every finished checkpoint of a run that has no summary yet, oldest first (a checkpoint
-    counts as finished once LeRobot points `last` at it or past it, so a running training is safe)."""
+    """Evaluate every finished checkpoint of a run that has no summary yet (a checkpoint counts as
+    finished once LeRobot points `last` at it or past it, so a running training is safe)."""
     train_dir = paths.train_dir(model, seed)
     finished = completed_steps(train_dir)
-    for step in (s for s in checkpoint_steps(train_dir) if s <= finished):
+    done = [s for s in checkpoint_steps(train_dir) if s <= finished]
+    for step in evaluation_order(done, protocol.steps):
         evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads)
+
+
+def evaluation_order(steps: list[int], final_step: int) -> list[int]:
+    """The final checkpoint first, then the others oldest first: the final point carries the verdicts,
+    so a session that runs out of time mid-way has it before the curve's intermediate points."""
+    finals = [s for s in steps if s >= final_step]
+    return finals + [s for s in steps if s < final_step]
 
 
 def summarize_eval_info(info: dict[str, Any]) -> dict[str, Any]:
