@@ -22,6 +22,16 @@ DEFAULT_ROLE_GRIDS: dict[str, list[int]] = {
     "global_overview": [2, 2],
 }
 
+# Each design role's input size [height, width]: a camera with more pixels is resized to it inside the
+# policy, one with fewer keeps its native size. The wrist sizes are the learning benchmark's (their
+# feature maps, 6x8 and 4x5, fill the 6x6 and 4x4 grids); global_overview's was measured within noise
+# of 120x160 there (docs/benchmarks.md, transfer_cube_v1).
+DEFAULT_ROLE_IMAGE_SIZES: dict[str, list[int]] = {
+    "wrist_detail": [192, 256],
+    "wrist_context": [120, 160],
+    "global_overview": [60, 80],
+}
+
 # The design's six directed edges, written "query_role<-key_role": the query role attends to the key role.
 DEFAULT_ATTENTION_EDGES: list[str] = [
     "wrist_detail<-global_overview",
@@ -119,24 +129,46 @@ def validate_grids_fit_images(
     image_sizes: Mapping[str, Sequence[int]],
     role_grids: Mapping[str, Sequence[int]],
     stride: int,
+    resized: Iterable[str] = (),
 ) -> None:
     """Refuse a role grid larger than a camera's feature map.
 
     Adaptive pooling to a grid larger than the map up-samples it: a 6x6 grid on a 3x4 map holds 12
     distinct values, so the "detail" role would see no detail while costing tokens. The error names
-    the camera and the smallest image size that fills the grid.
+    the camera and the smallest image size that fills the grid; for the `resized` cameras (whose
+    size comes from role_image_sizes) it says to raise that size instead.
     """
+    resized = set(resized)
     for key, role in camera_roles.items():
         grid = role_grids[role]
         fmap = feature_map_size(image_sizes[key], stride)
         if fmap[0] < grid[0] or fmap[1] < grid[1]:
             min_h, min_w = min_image_size(grid, stride)
-            raise CameraRoleError(
-                f"camera {key!r} (role {role!r}): its {image_sizes[key][0]}x{image_sizes[key][1]} images give "
-                f"a {fmap[0]}x{fmap[1]} backbone feature map (stride {stride}), smaller than the role's "
-                f"{grid[0]}x{grid[1]} grid. Record or resize this camera to at least {min_h}x{min_w} "
-                f"(height x width), or give the role a grid of at most {fmap[0]}x{fmap[1]} in role_grids."
+            images = "role_image_sizes resizes its images to" if key in resized else "its images are"
+            fix = (
+                f"raise role_image_sizes[{role!r}] to at least [{min_h}, {min_w}] (or null for native size)"
+                if key in resized
+                else f"record or resize this camera to at least {min_h}x{min_w} (height x width)"
             )
+            raise CameraRoleError(
+                f"camera {key!r} (role {role!r}): {images} {image_sizes[key][0]}x{image_sizes[key][1]}, which "
+                f"gives a {fmap[0]}x{fmap[1]} backbone feature map (stride {stride}), smaller than the role's "
+                f"{grid[0]}x{grid[1]} grid. Either {fix}, or give the role a grid of at most "
+                f"{fmap[0]}x{fmap[1]} in role_grids."
+            )
+
+
+def default_role_image_sizes(roles: Iterable[str]) -> dict[str, list[int]]:
+    """DEFAULT_ROLE_IMAGE_SIZES for those of `roles` it names; other roles keep native sizes."""
+    return {role: list(DEFAULT_ROLE_IMAGE_SIZES[role]) for role in roles if role in DEFAULT_ROLE_IMAGE_SIZES}
+
+
+def backbone_input_size(native: Sequence[int], role_size: Sequence[int] | None) -> tuple[int, int]:
+    """(height, width) the backbone sees: the role's size if the camera has more pixels than it, else
+    the native size, since up-sampling adds cost and no detail."""
+    if role_size is None or native[0] * native[1] <= role_size[0] * role_size[1]:
+        return (int(native[0]), int(native[1]))
+    return (int(role_size[0]), int(role_size[1]))
 
 
 def validate_role_image_sizes(

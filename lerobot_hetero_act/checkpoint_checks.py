@@ -72,6 +72,21 @@ def read_json_file(path: str | Path) -> Any:
         raise CheckpointError(path, f"not valid JSON ({e}); the file is truncated or corrupted.") from e
 
 
+def saved_config(name_or_path: str | Path, **hub_kwargs: Any) -> dict[str, Any]:
+    """A checkpoint's config.json as saved (a local folder, or a Hub id through the Hub cache), before
+    draccus fills the fields it lacks with today's defaults."""
+    if Path(name_or_path).is_dir():
+        path = Path(name_or_path) / CONFIG_FILE
+    else:
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(str(name_or_path), CONFIG_FILE, **hub_kwargs))
+    data = read_json_file(path)
+    if not isinstance(data, dict):
+        raise CheckpointError(path, "not a JSON object of config fields.")
+    return data
+
+
 def verify_policy_config(path: str | Path, expected_type: str = POLICY_TYPE) -> None:
     """Check that a policy config.json is `expected_type` and parses with LeRobot's own decoder.
 

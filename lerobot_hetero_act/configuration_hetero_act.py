@@ -12,8 +12,10 @@ from .camera_roles import (
     DEFAULT_ATTENTION_EDGES,
     DEFAULT_ROLE_GRIDS,
     CameraRoleError,
+    backbone_input_size,
     backbone_stride,
     camera_short_name,
+    default_role_image_sizes,
     normalize_camera_roles,
     resolve_camera_roles,
     validate_edges,
@@ -41,8 +43,11 @@ class HeteroACTConfig(ACTConfig):
         role_grids: role -> [rows, cols] of the adaptive pooling grid on the backbone's last feature map.
             Defaults to the design's wrist_detail 6x6, wrist_context 4x4, global_overview 2x2.
         role_image_sizes: role -> [height, width] that the role's cameras are resized to (antialiased,
-            after normalisation, before the backbone), so a camera recorded at high resolution costs only
-            what its role's grid can use. A role that is absent or null keeps its cameras' native size.
+            after normalisation, before the backbone) when they have more pixels, so a camera recorded at
+            high resolution costs only what its role's grid can use; smaller cameras keep their size. A
+            role that is absent or null keeps its cameras' native size; {} keeps every camera native.
+            Default (None): DEFAULT_ROLE_IMAGE_SIZES for the design's roles, written into config.json.
+            A checkpoint saved before this field existed loads with native sizes.
         attention_edges: directed cross-attention edges "query_role<-key_role"; each gets its own
             attention weights. Edges whose roles have no camera are not built.
         token_mode: "cell_keys" (default: one fused token per camera; each edge's query attends over
@@ -65,7 +70,7 @@ class HeteroACTConfig(ACTConfig):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_GRIDS.items()}
     )
     attention_edges: list[str] = field(default_factory=lambda: list(DEFAULT_ATTENTION_EDGES))
-    role_image_sizes: dict[str, list[int] | None] = field(default_factory=dict)
+    role_image_sizes: dict[str, list[int] | None] | None = None
     token_mode: str = CELL_KEYS
     view_gating: bool = False
     view_gate_min_share: float = 0.1
@@ -76,6 +81,8 @@ class HeteroACTConfig(ACTConfig):
         super().__post_init__()
         validate_role_grids(self.role_grids)
         validate_edges(self.attention_edges, self.role_grids)
+        if self.role_image_sizes is None:
+            self.role_image_sizes = default_role_image_sizes(self.role_grids)
         validate_role_image_sizes(self.role_image_sizes, self.role_grids)
         self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
         self.token_mode = LEGACY_TOKEN_MODES.get(self.token_mode, self.token_mode)
@@ -103,11 +110,15 @@ class HeteroACTConfig(ACTConfig):
             )
         was_default = not self.camera_roles
         self.camera_roles = resolved
+        native = {key: tuple(self.image_features[key].shape[1:]) for key in image_keys}
+        sizes = {key: self.backbone_input_size(key) for key in image_keys}
+        resized = [key for key in image_keys if sizes[key] != native[key]]
         validate_grids_fit_images(
             resolved,
-            {key: self.backbone_input_size(key) for key in image_keys},
+            sizes,
             self.role_grids,
             backbone_stride(self.replace_final_stride_with_dilation),
+            resized,
         )
         summary = ", ".join(f"{camera_short_name(k)}->{r}" for k, r in resolved.items())
         logging.info(
@@ -115,21 +126,19 @@ class HeteroACTConfig(ACTConfig):
             "name-based default" if was_default else "from config",
             summary,
         )
-        for key in image_keys:
-            native, size = tuple(self.image_features[key].shape[1:]), self.backbone_input_size(key)
-            if native != size:
-                logging.info(
-                    "hetero_act: camera %s is resized from %dx%d to %dx%d (role %s) before the backbone",
-                    camera_short_name(key),
-                    *native,
-                    *size,
-                    resolved[key],
-                )
+        for key in resized:
+            logging.info(
+                "hetero_act: camera %s is resized from %dx%d to %dx%d (role %s) before the backbone",
+                camera_short_name(key),
+                *native[key],
+                *sizes[key],
+                resolved[key],
+            )
 
     def backbone_input_size(self, camera: str) -> tuple[int, int]:
-        """(height, width) the backbone sees for a camera: its role's size, else its native size."""
-        size = self.role_image_sizes.get(self.camera_roles[camera])
-        return tuple(size) if size else tuple(self.image_features[camera].shape[1:])  # type: ignore[return-value]
+        """(height, width) the backbone sees for a camera: its role's size if that is smaller, else native."""
+        native = self.image_features[camera].shape[1:]
+        return backbone_input_size(native, self.role_image_sizes.get(self.camera_roles[camera]))
 
     @property
     def parsed_attention_edges(self) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from contextvars import ContextVar
 import einops
 import torch
 import torchvision
+from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACT, ACTPolicy, ACTTemporalEnsembler
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
@@ -32,14 +33,24 @@ from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from .act_init import load_matching_act_weights
-from .camera_roles import camera_short_name
-from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained
+from .camera_roles import camera_short_name, default_role_image_sizes
+from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained, saved_config
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
 from .input_checks import check_observation
 from .model_card import hetero_act_model_card
 
 # True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
+# from_pretrained's keyword arguments that say where and how to fetch a Hub checkpoint's files.
+HUB_KWARGS = (
+    "force_download",
+    "resume_download",
+    "proxies",
+    "token",
+    "cache_dir",
+    "local_files_only",
+    "revision",
+)
 _LOADING_CHECKPOINT: ContextVar[bool] = ContextVar("hetero_act_loading_checkpoint", default=False)
 
 
@@ -246,10 +257,26 @@ class HeteroACTPolicy(ACTPolicy):
         token = _LOADING_CHECKPOINT.set(True)
         try:
             return checked_from_pretrained(
-                super().from_pretrained, pretrained_name_or_path, strict=strict, **kwargs
+                cls._load_with_saved_image_sizes, pretrained_name_or_path, strict=strict, **kwargs
             )
         finally:
             _LOADING_CHECKPOINT.reset(token)
+
+    @classmethod
+    def _load_with_saved_image_sizes(cls, pretrained_name_or_path, *, config=None, **kwargs):
+        """LeRobot's from_pretrained; a checkpoint saved before `role_image_sizes` existed acts at
+        native sizes, as it was trained, instead of taking today's default sizes from draccus."""
+        hub_kwargs = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
+        if config is None:
+            config = PreTrainedConfig.from_pretrained(pretrained_name_or_path, **hub_kwargs)
+        untouched = config.role_image_sizes == default_role_image_sizes(config.role_grids)
+        if untouched and "role_image_sizes" not in saved_config(pretrained_name_or_path, **hub_kwargs):
+            logging.info(
+                "hetero_act: %s predates role_image_sizes; its cameras keep their native sizes.",
+                pretrained_name_or_path,
+            )
+            config.role_image_sizes = {}
+        return super().from_pretrained(pretrained_name_or_path, config=config, **kwargs)
 
     @classmethod
     def _load_as_safetensor(cls, model, model_file, map_location, strict):

@@ -67,13 +67,15 @@ def make_config(
 ) -> HeteroACTConfig:
     """A tiny config; `config_cls=ACTConfig` gives LeRobot's ACT with the same settings for comparisons.
 
-    hetero_act configs get TINY_ROLE_GRIDS unless `role_grids` is given (`role_grids=None`: the defaults).
+    hetero_act configs get TINY_ROLE_GRIDS unless `role_grids` is given (`role_grids=None`: the defaults)
+    and native image sizes unless `role_image_sizes` is given (`role_image_sizes=None`: the defaults).
     """
     kwargs = {**TINY, **overrides}
     if issubclass(config_cls, HeteroACTConfig):
         kwargs.setdefault("role_grids", {role: list(grid) for role, grid in TINY_ROLE_GRIDS.items()})
         if kwargs["role_grids"] is None:
             del kwargs["role_grids"]
+        kwargs.setdefault("role_image_sizes", {})  # native, so tests compare with ACT pixel for pixel
     return config_cls(
         input_features=input_features(cameras),
         output_features={"action": PolicyFeature(FeatureType.ACTION, (ACTION_DIM,))},

@@ -161,7 +161,8 @@ def test_a_grid_larger_than_the_cameras_feature_map_is_refused_with_the_minimum_
         )
     message = str(err.value)
     assert "'observation.images.left_wrist' (role 'wrist_detail')" in message
-    assert "64x80 images give a 2x3 backbone feature map" in message and "at least 161x161" in message
+    assert "its images are 64x80, which gives a 2x3 backbone feature map" in message
+    assert "record or resize this camera to at least 161x161" in message
 
 
 @pytest.mark.parametrize(("size", "fits"), [((161, 161), True), ((160, 200), False), ((192, 256), True)])

@@ -22,7 +22,7 @@ from lerobot_hetero_act.benchmarks.learning import (
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
 from lerobot_hetero_act.benchmarks.stats import difference_interval, stage_rates, wilson_interval
-from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
+from lerobot_hetero_act.camera_roles import DEFAULT_ROLE_IMAGE_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
 PROTOCOL = DEFAULT_PROTOCOL
@@ -89,12 +89,23 @@ def test_every_model_trains_with_the_shared_flags_and_hetero_models_with_the_rol
     assert any("camera_roles" in a for a in hetero)
 
 
-def test_role_image_sizes_are_the_protocol_cameras_sizes_under_alohas_roles():
-    """The timing benchmark's role-aware row resizes each role to what the learning benchmark trains at."""
+def _role_image_sizes_flag(args: list[str]) -> dict:
+    """The value draccus keeps for --policy.role_image_sizes: its last occurrence."""
+    prefix = "--policy.role_image_sizes="
+    return json.loads([a for a in args if a.startswith(prefix)][-1].removeprefix(prefix))
+
+
+def test_the_role_size_variant_trains_the_shipped_default_and_the_other_models_native_sizes():
+    # The benchmark decides role_image_sizes' default only if its variant runs that very default, and
+    # its reference (and every other hetero model) must keep the native sizes its results were made at.
     protocol = LearningProtocol.from_file(PROTOCOL)
-    sizes = protocol.role_image_sizes()
-    assert sizes == {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in protocol.camera_sizes.items()}
-    assert sizes["wrist_detail"] == [192, 256] and sizes["global_overview"] == [120, 160]
+    assert protocol.within_noise_of == {"hetero_cell_keys_role_sizes": "hetero_cell_keys"}
+    assert (
+        _role_image_sizes_flag(protocol.model_args("hetero_cell_keys_role_sizes")) == DEFAULT_ROLE_IMAGE_SIZES
+    )
+    for model, args in protocol.models.items():
+        if args[0] == "--policy.type=hetero_act" and model != "hetero_cell_keys_role_sizes":
+            assert _role_image_sizes_flag(protocol.model_args(model)) == {}, model
 
 
 def test_timeline_forgets_steps_a_resumed_run_redoes(tmp_path: Path):

@@ -3,6 +3,7 @@ keep a bad observation from becoming a silent wrong action."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -19,6 +20,7 @@ from policy_factory import (
 )
 
 from lerobot_hetero_act.input_checks import ObservationError
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 
 def backward_once(policy, batch):
@@ -240,6 +242,57 @@ def test_role_image_sizes_resize_each_camera_before_the_backbone():
     torch.testing.assert_close(native.predict_action_chunk(resized_obs), chunk)
 
 
+def _backbone_inputs(policy, obs) -> list[tuple[int, ...]]:
+    """(height, width) of every camera image the backbone sees for a batch of one (cameras of one size
+    share a pass)."""
+    seen: list[tuple[int, ...]] = []
+    handle = policy.model.backbone.register_forward_hook(
+        lambda m, inp, out: seen.extend([tuple(inp[0].shape[2:])] * inp[0].shape[0])
+    )
+    policy.predict_action_chunk(obs)
+    handle.remove()
+    return sorted(seen)
+
+
+def test_default_role_sizes_shrink_only_cameras_with_more_pixels():
+    """By default each design role caps its cameras' pixels (written into config.json); a camera already
+    smaller keeps its size, since up-sampling would add cost and no detail."""
+    from lerobot_hetero_act.camera_roles import DEFAULT_ROLE_IMAGE_SIZES
+
+    cameras = {"top": (240, 320), "left_wrist": (96, 128), "right_wrist": (480, 640)}
+    policy = make_policy(cameras, camera_roles=ALOHA_ROLES, role_image_sizes=None).eval()
+    assert policy.config.role_image_sizes == DEFAULT_ROLE_IMAGE_SIZES
+    obs = observation(make_batch(cameras, batch_size=1, with_action=False))
+    # top (global_overview) 240x320 -> 60x80; right_wrist (wrist_context) 480x640 -> 120x160;
+    # left_wrist (wrist_detail) 96x128 has fewer pixels than 192x256 and is not up-sampled.
+    assert _backbone_inputs(policy, obs) == sorted([(60, 80), (120, 160), (96, 128)])
+
+
+@pytest.mark.parametrize("config_given", [False, True], ids=["config_from_checkpoint", "config_from_lerobot"])
+def test_checkpoint_saved_before_role_image_sizes_keeps_native_sizes(tmp_path, config_given):
+    """A config.json without the field was trained at native sizes, so it must act at them (draccus would
+    fill the missing field with today's default and resize); one that has the field keeps its value."""
+    from lerobot.configs.policies import PreTrainedConfig
+
+    cameras = {"top": (96, 128), "left_wrist": (64, 80), "right_wrist": (64, 80)}
+    obs = observation(make_batch(cameras, batch_size=1, with_action=False))
+    for saved_sizes, expected in [
+        (None, [(64, 80), (64, 80), (96, 128)]),
+        ({"global_overview": [48, 64]}, None),
+    ]:
+        policy = make_policy(cameras, camera_roles=ALOHA_ROLES, role_image_sizes=saved_sizes or {}).eval()
+        path = tmp_path / f"saved_{saved_sizes is None}"
+        policy.save_pretrained(path)
+        config_json = json.loads((path / "config.json").read_text())
+        if saved_sizes is None:
+            del config_json["role_image_sizes"]  # as written before the field existed
+        (path / "config.json").write_text(json.dumps(config_json))
+        kwargs = {"config": PreTrainedConfig.from_pretrained(path)} if config_given else {}
+        loaded = HeteroACTPolicy.from_pretrained(path, **kwargs).eval()
+        assert loaded.config.role_image_sizes == (saved_sizes or {})
+        assert _backbone_inputs(loaded, obs) == (expected or sorted([(48, 64), (64, 80), (64, 80)]))
+
+
 def test_role_image_sizes_are_checked_against_roles_and_grids():
     from lerobot_hetero_act.camera_roles import CameraRoleError
 
@@ -247,8 +300,10 @@ def test_role_image_sizes_are_checked_against_roles_and_grids():
         make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist": [64, 64]})
     with pytest.raises(CameraRoleError, match=r"role_image_sizes\['wrist_detail'\] = \[64\]"):
         make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist_detail": [64]})
-    # The grid must fit the resized image: 2x2 needs 33x33 at stride 32.
+    # The grid must fit the resized image (2x2 needs 33x33 at stride 32), and the fix named is the size.
     with pytest.raises(
-        CameraRoleError, match=r"left_wrist.*its 32x32 images give a 1x1 backbone feature map"
+        CameraRoleError,
+        match=r"left_wrist.*role_image_sizes resizes its images to 32x32, which gives a 1x1 backbone feature "
+        r"map.*raise role_image_sizes\['wrist_detail'\] to at least \[33, 33\]",
     ):
         make_policy(camera_roles=ALOHA_ROLES, role_image_sizes={"wrist_detail": [32, 32]})

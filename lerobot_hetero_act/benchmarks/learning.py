@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..offline_run import REPO, lerobot_command, run_logged
-from ..sim.cameras import ALOHA_CAMERA_ROLES, eval_env_camera_args, parse_camera_sizes, recorder_camera_args
+from ..sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
 from ..sim.task_spec import get_task
 
 DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
@@ -69,7 +69,8 @@ class LearningProtocol:
     train_args: list[str] = field(default_factory=list)
     """lerobot-train flags every model gets (dims, chunking, learning rates, backbone init, decoder)."""
     hetero_args: list[str] = field(default_factory=list)
-    """Flags every hetero_act model gets (camera roles)."""
+    """Flags every hetero_act model gets (camera roles, and native image sizes unless a model's own
+    flags resize)."""
     models: dict[str, list[str]] = field(default_factory=dict)
     """Model name -> its own flags, starting with --policy.type=..."""
     eval_seed: int = 100_000
@@ -113,10 +114,6 @@ class LearningProtocol:
     @property
     def camera_sizes(self) -> dict[str, tuple[int, int]]:
         return parse_camera_sizes(self.cameras, "cameras")
-
-    def role_image_sizes(self) -> dict[str, list[int]]:
-        """Role -> [height, width] of its cameras here (ALOHA's role map), for `role_image_sizes`."""
-        return {ALOHA_CAMERA_ROLES[cam]: list(size) for cam, size in self.camera_sizes.items()}
 
     def model_args(self, model: str) -> list[str]:
         if model not in self.models:

@@ -7,8 +7,8 @@ transformer encoder), inference per action chunk (`predict_action_chunk`, batch 
 the image-token path on their own (timed interleaved with inference, so a load change hits all three
 alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
 
-`hetero_cell_keys_role_sizes` resizes each camera to its role's size inside the policy (by default
-the sizes the learning benchmark trains at). At the largest resolution it is also exported to ONNX
+`hetero_cell_keys_role_sizes` resizes each camera to its role's size inside the policy (hetero_act's
+default `role_image_sizes`); the other hetero_act rows run at native sizes. At the largest resolution it is also exported to ONNX
 (`export.export_onnx`, checked against PyTorch by `export.max_abs_difference`) and timed in
 onnxruntime in a process that holds no PyTorch model (batch 1, the same number of intra-op threads;
 torch is imported, as by `onnx_runner`, whose pre/post-processors are torch code).
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..camera_roles import camera_key, camera_short_name
+from ..camera_roles import DEFAULT_ROLE_GRIDS, camera_key, camera_short_name, default_role_image_sizes
 from ..offline_run import run_logged
 from ..sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS
 from ..sim.features import STATE_DIM
@@ -61,13 +61,6 @@ QUICK_ROLE_GRIDS = {"wrist_detail": [1, 2], "wrist_context": [1, 1], "global_ove
 QUICK_ROLE_IMAGE_SIZES = {role: [32, 64] for role in QUICK_ROLE_GRIDS}  # --quick's smaller resolution
 
 
-def benchmark_role_image_sizes() -> dict[str, list[int]]:
-    """The sizes the learning benchmark trains each role at: what a role-aware policy resizes to."""
-    from .learning import DEFAULT_PROTOCOL, LearningProtocol
-
-    return LearningProtocol.from_file(DEFAULT_PROTOCOL).role_image_sizes()
-
-
 @dataclass
 class TimingPlan:
     models: list[str]
@@ -81,8 +74,11 @@ class TimingPlan:
     """Model sizes shared by every model; ACT's defaults where empty."""
     role_grids: dict[str, list[int]] | None = None
     """None: the design's default grids."""
-    role_image_sizes: dict[str, list[int]] = field(default_factory=benchmark_role_image_sizes)
-    """For the `*_role_sizes` models: role -> [height, width] each camera is resized to."""
+    role_image_sizes: dict[str, list[int]] = field(
+        default_factory=lambda: default_role_image_sizes(DEFAULT_ROLE_GRIDS)
+    )
+    """For the `*_role_sizes` models: role -> [height, width] each camera is resized to (hetero_act's
+    default); every other hetero_act model runs at native sizes."""
     infer_repeats: int = 20
     """Timed inference calls per model; the table reports their median."""
     warmup: int = 2
@@ -115,8 +111,9 @@ def build_policy(spec: dict[str, Any]):
     overrides = dict(MODELS[spec["model"]])
     is_act = overrides.pop("type") == "act"
     overrides.pop("compile", None)
-    if overrides.pop("role_sizes", False):
-        overrides["role_image_sizes"] = spec["role_image_sizes"]
+    role_sizes = overrides.pop("role_sizes", False)
+    if not is_act:
+        overrides["role_image_sizes"] = spec["role_image_sizes"] if role_sizes else {}
     features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
     for cam in DEFAULT_CAMERAS:
         features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))
