@@ -7,6 +7,7 @@
     python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 1000  # train+eval each
     python scripts/learning_benchmark.py watch --model act hetero_cell_keys    # eval checkpoints as they land
     python scripts/learning_benchmark.py time  --model act hetero_cell_keys  # s/step side by side (quiet machine)
+    python scripts/learning_benchmark.py heldout --model act hetero_cell_keys  # held-out L1 of final checkpoints
     python scripts/learning_benchmark.py report                      # figures + docs/benchmarks.md section
 
 Two trainings side by side on 2 cores, one torch thread each, evaluated as they go:
@@ -31,6 +32,7 @@ from lerobot_hetero_act.benchmarks.learning import (
     DEFAULT_PROTOCOL,
     BenchmarkPaths,
     LearningProtocol,
+    evaluate_heldout,
     evaluate_pending,
     measure_step_times,
     record,
@@ -45,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["record", "train", "eval", "run", "watch", "time", "report"])
+    parser.add_argument(
+        "command", choices=["record", "train", "eval", "run", "watch", "time", "heldout", "report"]
+    )
     parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
     parser.add_argument("--model", nargs="+", default=[], help="model name(s) of the protocol")
     parser.add_argument(
@@ -63,7 +67,7 @@ def main() -> None:
         results=args.results_dir or REPO / "docs/benchmark_results" / protocol.name,
     )
     seeds = args.seed or protocol.train_seeds[:1]
-    if args.command in ("train", "eval", "run", "watch", "time") and not args.model:
+    if args.command in ("train", "eval", "run", "watch", "time", "heldout") and not args.model:
         parser.error(f"--model is required; this protocol has {sorted(protocol.models)}")
     for model in args.model:
         protocol.model_args(model)  # unknown names fail before anything runs
@@ -75,6 +79,16 @@ def main() -> None:
         return
     elif args.command == "time":
         print(measure_step_times(protocol, paths, args.model, threads=args.threads)["s_per_step"])
+        return
+    elif args.command == "heldout":
+        record(protocol, paths, threads=args.threads, heldout=True)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        for model in args.model:
+            for seed in seeds:
+                evaluate_heldout(protocol, paths, model, seed)
         return
     elif args.command == "report":
         print(write_learning_report(protocol, paths.results, args.doc))

@@ -21,7 +21,12 @@ from lerobot_hetero_act.benchmarks.learning import (
     train_command,
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
-from lerobot_hetero_act.benchmarks.stats import difference_interval, stage_rates, wilson_interval
+from lerobot_hetero_act.benchmarks.stats import (
+    difference_interval,
+    paired_difference_interval,
+    stage_rates,
+    wilson_interval,
+)
 from lerobot_hetero_act.camera_roles import DEFAULT_ROLE_IMAGE_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +50,15 @@ def test_difference_interval_matches_newcombes_published_example():
     assert lo == pytest.approx(-hi) and lo < 0 < hi  # equal rates: symmetric around 0
 
 
+def test_paired_difference_interval_follows_the_episode_differences():
+    a = {0: 0.30, 1: 0.20, 2: 0.25, 3: 0.35}
+    assert paired_difference_interval(a, {e: v - 0.1 for e, v in a.items()}) == pytest.approx((0.1, 0.1, 0.1))
+    mean, lo, hi = paired_difference_interval(a, {0: 0.28, 1: 0.24, 2: 0.22, 3: 0.36, 9: 5.0})  # 9: unpaired
+    assert mean == pytest.approx(0.0) and lo < 0 < hi
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        paired_difference_interval({0: 0.1}, {0: 0.2})
+
+
 def test_stage_rates_count_episodes_reaching_each_level():
     rates = stage_rates([0, 1, 2, 4, 4], ("touched", "lifted", "attempted", "transferred"))
     assert rates == {"touched": 0.8, "lifted": 0.6, "attempted": 0.4, "transferred": 0.4}
@@ -58,12 +72,17 @@ def test_log_line_reads_total_loss_not_a_sub_loss():
     assert LOG_LINE.search(line).groups() == ("0.512", "0.874", "0.159")
 
 
-def test_protocol_refuses_eval_seeds_overlapping_the_demos(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("eval_seed", 5, "demo seeds 0..499 and the eval seeds"), ("heldout_seed", 100_010, "held-out seeds")],
+)
+def test_protocol_refuses_seed_sets_that_overlap(tmp_path: Path, field, value, named):
+    # Demos, held-out episodes and eval episodes must be different scenes, or the scores flatter.
     data = json.loads(PROTOCOL.read_text())
-    data["eval_seed"] = data["record_seed"] + 5
+    data[field] = value
     path = tmp_path / "p.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="disjoint"):
+    with pytest.raises(ValueError, match=f"{named}.*disjoint"):
         LearningProtocol.from_file(path)
 
 
@@ -202,7 +221,10 @@ def test_report_uses_the_quiet_machine_step_time_for_wall_clock(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("variant", "verdict"),
-    [((26, 50), "difference -8 points (95% CI -26 to +11) | met |"), ((12, 50), "| not met (loses) |")],
+    [
+        ((26, 50), "difference -8 points (95% CI -26 to +11); held-out L1 not measured yet | met |"),
+        ((12, 50), "| not met (loses) |"),
+    ],
 )
 def test_within_noise_verdict_holds_only_while_the_difference_interval_reaches_zero(
     tmp_path, variant, verdict
@@ -224,3 +246,29 @@ def test_within_noise_verdict_holds_only_while_the_difference_interval_reaches_z
     _write_run(results, "hetero_spatial", 1000, {2000: variant}, minutes=70)
     write_learning_report(protocol, results, doc)
     assert verdict in doc.read_text()
+    assert "held-out L1 not measured yet" in doc.read_text()
+
+
+@pytest.mark.parametrize(("shift", "verdict"), [(0.0, "| met |"), (0.05, "| not met (loses) |")])
+def test_within_noise_verdict_also_needs_held_out_l1_no_worse(tmp_path, shift, verdict):
+    protocol = dataclasses.replace(
+        LearningProtocol.from_file(PROTOCOL),
+        steps=2000,
+        within_noise_of={"hetero_spatial": "hetero_cell_keys"},
+    )
+    results = tmp_path / "results"
+    reference = {e: 0.20 + 0.01 * (e % 3) for e in range(10)}
+    for model, l1 in [
+        ("hetero_cell_keys", reference),
+        ("hetero_spatial", {e: v + shift for e, v in reference.items()}),
+    ]:
+        _write_run(results, model, 1000, {2000: (30, 50)}, minutes=80)
+        (results / f"{model}_seed1000" / "heldout_l1_step002000.json").write_text(
+            json.dumps({"l1_per_episode": l1})
+        )
+    doc = tmp_path / "benchmarks.md"
+    write_learning_report(protocol, results, doc)
+    text = doc.read_text()
+    row = next(line for line in text.splitlines() if "within noise of" in line)
+    assert f"paired difference {shift:+.4f}" in row and row.endswith(verdict)
+    assert "| hetero_spatial | 1000 | 10 |" in text  # the held-out table

@@ -73,6 +73,9 @@ class LearningProtocol:
     flags resize)."""
     models: dict[str, list[str]] = field(default_factory=dict)
     """Model name -> its own flags, starting with --policy.type=..."""
+    heldout_episodes: int = 10
+    """Scripted episodes recorded apart from the demos for held-out L1 (`benchmarks.heldout`)."""
+    heldout_seed: int = 50_000
     eval_seed: int = 100_000
     eval_episodes: int = 20
     final_eval_episodes: int = 50
@@ -105,11 +108,21 @@ class LearningProtocol:
         undefined = sorted(compared - set(self.models))
         if undefined:
             raise ValueError(f"compared model(s) {undefined} are not defined; models: {sorted(self.models)}")
-        if self.eval_seed < self.record_seed + 10 * self.episodes:
-            raise ValueError(
-                f"eval_seed {self.eval_seed} is too close to the recorded seeds {self.record_seed}..: "
-                "training and eval seeds must be disjoint."
-            )
+        # The recorder skips seeds whose scripted replay fails, so each set may use up to 10 seeds per episode.
+        seed_ranges = {
+            "demo": (self.record_seed, self.record_seed + 10 * self.episodes),
+            "held-out": (self.heldout_seed, self.heldout_seed + 10 * self.heldout_episodes),
+            "eval": (self.eval_seed, self.eval_seed + 10 * self.final_eval_episodes),
+        }
+        names = list(seed_ranges)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                (a0, a1), (b0, b1) = seed_ranges[a], seed_ranges[b]
+                if a0 < b1 and b0 < a1:
+                    raise ValueError(
+                        f"the {a} seeds {a0}..{a1 - 1} and the {b} seeds {b0}..{b1 - 1} overlap: demo, "
+                        "held-out and eval seeds must be disjoint (move record_seed, heldout_seed or eval_seed)."
+                    )
 
     @property
     def camera_sizes(self) -> dict[str, tuple[int, int]]:
@@ -134,6 +147,10 @@ class BenchmarkPaths:
     def dataset(self) -> Path:
         return self.work / "dataset"
 
+    @property
+    def heldout_dataset(self) -> Path:
+        return self.work / "heldout_dataset"
+
     def run_name(self, model: str, seed: int) -> str:
         return f"{model}_seed{seed}"
 
@@ -147,28 +164,36 @@ class BenchmarkPaths:
         return self.work / "evals" / self.run_name(model, seed) / f"step{step:06d}"
 
 
-def dataset_repo_id(protocol: LearningProtocol) -> str:
-    return f"local/{protocol.name}"
+def dataset_repo_id(protocol: LearningProtocol, heldout: bool = False) -> str:
+    return f"local/{protocol.name}_heldout" if heldout else f"local/{protocol.name}"
 
 
-def record(protocol: LearningProtocol, paths: BenchmarkPaths, threads: int | None = None) -> None:
-    """Record the protocol's scripted demos (resumes an interrupted recording)."""
+def record(
+    protocol: LearningProtocol, paths: BenchmarkPaths, threads: int | None = None, heldout: bool = False
+) -> None:
+    """Record the protocol's scripted demos, or its held-out episodes (resumes an interrupted recording)."""
+    episodes, seed = (
+        (protocol.heldout_episodes, protocol.heldout_seed)
+        if heldout
+        else (protocol.episodes, protocol.record_seed)
+    )
     cmd = [
         str(Path(lerobot_command("python"))),
         str(REPO / "scripts/record_sim_demos.py"),
         "--task",
         protocol.task,
         "--episodes",
-        str(protocol.episodes),
+        str(episodes),
         *recorder_camera_args(protocol.camera_sizes),
         "--root",
-        str(paths.dataset),
+        str(paths.heldout_dataset if heldout else paths.dataset),
         "--seed",
-        str(protocol.record_seed),
+        str(seed),
         "--repo-id",
-        dataset_repo_id(protocol),
+        dataset_repo_id(protocol, heldout),
     ]
-    run_logged(cmd, paths.work / "logs/record.log", append=True, threads=threads)
+    log = "record_heldout.log" if heldout else "record.log"
+    run_logged(cmd, paths.work / "logs" / log, append=True, threads=threads)
 
 
 def completed_steps(train_dir: Path) -> int:
@@ -487,3 +512,32 @@ def watch_and_evaluate(
                 evaluate_pending(protocol, paths, model, seed, threads=threads)
             return
         time.sleep(poll_s)
+
+
+def evaluate_heldout(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> Path | None:
+    """Held-out L1 of a run's final checkpoint (results/<run>/heldout_l1_stepN.json); None if unfinished."""
+    from .heldout import heldout_l1
+
+    train_dir = paths.train_dir(model, seed)
+    step = completed_steps(train_dir)
+    if step < protocol.steps:
+        print(f"[learning] {train_dir.name}: trained to step {step} of {protocol.steps}; no held-out L1 yet")
+        return None
+    summary_path = paths.result_dir(model, seed) / f"heldout_l1_step{step:06d}.json"
+    if summary_path.is_file():
+        return summary_path
+    checkpoint = train_dir / "checkpoints" / _step_dir_name(train_dir, step) / "pretrained_model"
+    started = time.perf_counter()
+    per_episode = heldout_l1(checkpoint, paths.heldout_dataset, dataset_repo_id(protocol, heldout=True))
+    summary = {
+        "model": model,
+        "train_seed": seed,
+        "step": step,
+        "heldout_seed": protocol.heldout_seed,
+        "l1_per_episode": per_episode,
+        "mean_l1": statistics.fmean(per_episode.values()),
+        "wall_s": time.perf_counter() - started,
+    }
+    summary_path.write_text(json.dumps(summary, indent=1))
+    print(f"[learning] {train_dir.name} step {step}: held-out L1 {summary['mean_l1']:.4f}")
+    return summary_path

@@ -17,7 +17,7 @@ from typing import Any
 from ..sim.task_spec import get_task
 from .doc_sections import splice_section
 from .learning import LearningProtocol, TrainTimeline
-from .stats import difference_interval, stage_rates, wilson_interval
+from .stats import difference_interval, paired_difference_interval, stage_rates, wilson_interval
 
 LEARNING_BEGIN = "<!-- learning-benchmark:begin -->"
 LEARNING_END = "<!-- learning-benchmark:end -->"
@@ -56,6 +56,8 @@ class RunResult:
     points: list[EvalPoint] = field(default_factory=list)
     loss: list[tuple[int, float]] = field(default_factory=list)
     eval_command: str = ""
+    heldout_l1: dict[int, float] = field(default_factory=dict)
+    """Episode -> held-out L1 of the final checkpoint (empty until measured)."""
 
 
 def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
@@ -92,6 +94,10 @@ def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
                     )
                 )
                 run.eval_command = s["command"]
+            for path in sorted(seed_dir.glob("heldout_l1_step*.json")):
+                run.heldout_l1 = {
+                    int(e): v for e, v in json.loads(path.read_text())["l1_per_episode"].items()
+                }
             runs.append(run)
     return runs
 
@@ -258,26 +264,58 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
 
 
 def within_noise_row(protocol: LearningProtocol, runs: list[RunResult], model: str, reference: str) -> str:
-    """`model` matches `reference` if the 95% interval of their final success difference holds 0 (same
-    seed); it loses if the whole interval is below 0."""
-    finals = {(r.model, r.seed): final_point(r, protocol) for r in runs}
+    """`model` matches `reference` (same seed) if the 95% interval of their final success difference
+    holds 0 or lies above it and, where both have a held-out L1, the interval of its paired difference
+    holds 0 or lies below it; it loses if either interval lies wholly on the bad side."""
+    by_run = {(r.model, r.seed): r for r in runs}
     pairs = [
-        (seed, mine, finals.get((reference, seed)))
-        for (name, seed), mine in finals.items()
-        if name == model and mine and finals.get((reference, seed))
+        (seed, run, by_run[(reference, seed)])
+        for (name, seed), run in by_run.items()
+        if name == model and (reference, seed) in by_run
     ]
+    pairs = [(s, r, ref) for s, r, ref in pairs if final_point(r, protocol) and final_point(ref, protocol)]
     target = f"| {model} within noise of {reference} ({protocol.task}, final points)"
     if not pairs:
         return f"{target} | final points of both not measured yet | open |"
     texts, losses = [], []
-    for seed, mine, ref in pairs:
-        lo, hi = difference_interval(mine.k, mine.n, ref.k, ref.n)
+    for seed, run, ref in pairs:
+        mine, theirs = final_point(run, protocol), final_point(ref, protocol)
+        lo, hi = difference_interval(mine.k, mine.n, theirs.k, theirs.n)
         losses.append(hi < 0)
-        texts.append(
-            f"seed {seed}: {pct(mine.rate)} vs {pct(ref.rate)}, difference "
-            f"{100 * (mine.rate - ref.rate):+.0f} points (95% CI {100 * lo:+.0f} to {100 * hi:+.0f})"
+        text = (
+            f"seed {seed}: success {pct(mine.rate)} vs {pct(theirs.rate)}, difference "
+            f"{100 * (mine.rate - theirs.rate):+.0f} points (95% CI {100 * lo:+.0f} to {100 * hi:+.0f})"
         )
+        if run.heldout_l1 and ref.heldout_l1:
+            diff, l1_lo, l1_hi = paired_difference_interval(run.heldout_l1, ref.heldout_l1)
+            losses.append(l1_lo > 0)
+            text += (
+                f"; held-out L1 {statistics.fmean(run.heldout_l1.values()):.4f} vs "
+                f"{statistics.fmean(ref.heldout_l1.values()):.4f}, paired difference {diff:+.4f} "
+                f"(95% CI {l1_lo:+.4f} to {l1_hi:+.4f}, {len(run.heldout_l1)} episodes)"
+            )
+        else:
+            text += "; held-out L1 not measured yet"
+        texts.append(text)
     return f"{target} | {'; '.join(texts)} | {'not met (loses)' if any(losses) else 'met'} |"
+
+
+def heldout_rows(runs: list[RunResult]) -> list[str]:
+    """The final checkpoints' held-out L1 as a table, for the runs that have one."""
+    measured = [r for r in runs if r.heldout_l1]
+    if not measured:
+        return []
+    rows = [
+        "### Held-out L1 (final checkpoints)",
+        "",
+        "| model | seed | episodes | mean L1 |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows += [
+        f"| {r.model} | {r.seed} | {len(r.heldout_l1)} | {statistics.fmean(r.heldout_l1.values()):.4f} |"
+        for r in measured
+    ]
+    return [*rows, ""]
 
 
 def render_section(
@@ -329,7 +367,7 @@ def render_section(
                 f"| {run.model} | {run.seed} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
                 f"{p.mean_return:.1f} |"
             )
-    lines += ["", "### Commands", ""]
+    lines += ["", *heldout_rows(runs), "### Commands", ""]
     for run in runs:
         lines += [f"`{run.model}` seed {run.seed}:", "", "```bash", run.command]
         if run.eval_command:

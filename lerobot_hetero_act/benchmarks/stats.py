@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import statistics
 from collections.abc import Sequence
 
 
@@ -40,3 +42,16 @@ def stage_rates(max_rewards: Sequence[float], stage_names: Sequence[str]) -> dic
         name: (sum(1 for r in max_rewards if r >= level) / n if n else float("nan"))
         for level, name in enumerate(stage_names, start=1)
     }
+
+
+def paired_difference_interval(
+    a: dict[int, float], b: dict[int, float], resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of a - b over the episodes both scored, with a 95% bootstrap interval over episodes."""
+    shared = sorted(set(a) & set(b))
+    if len(shared) < 2:
+        raise ValueError(f"need at least 2 episodes scored by both checkpoints, got {len(shared)}")
+    diffs = [a[e] - b[e] for e in shared]
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
+    return statistics.fmean(diffs), means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
