@@ -85,6 +85,8 @@ class DemoConfig:
             final_eval_episodes=self.final_eval_episodes,
             device=self.device,
             default_model=model,
+            baseline_model=model,  # one model: nothing to compare with
+            within_noise_of={},
         )
         protocol.check()
         return protocol
