@@ -267,13 +267,12 @@ def within_noise_row(protocol: LearningProtocol, runs: list[RunResult], model: s
     """`model` matches `reference` (same seed) if the 95% interval of their final success difference
     holds 0 or lies above it and, where both have a held-out L1, the interval of its paired difference
     holds 0 or lies below it; it loses if either interval lies wholly on the bad side."""
-    by_run = {(r.model, r.seed): r for r in runs}
+    finished = {(r.model, r.seed): r for r in runs if final_point(r, protocol)}
     pairs = [
-        (seed, run, by_run[(reference, seed)])
-        for (name, seed), run in by_run.items()
-        if name == model and (reference, seed) in by_run
+        (seed, run, finished[(reference, seed)])
+        for (name, seed), run in finished.items()
+        if name == model and (reference, seed) in finished
     ]
-    pairs = [(s, r, ref) for s, r, ref in pairs if final_point(r, protocol) and final_point(ref, protocol)]
     target = f"| {model} within noise of {reference} ({protocol.task}, final points)"
     if not pairs:
         return f"{target} | final points of both not measured yet | open |"

@@ -8,10 +8,11 @@ the image-token path on their own (timed interleaved with inference, so a load c
 alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
 
 `hetero_cell_keys_role_sizes` resizes each camera to its role's size inside the policy (hetero_act's
-default `role_image_sizes`); the other hetero_act rows run at native sizes. At the largest resolution it is also exported to ONNX
-(`export.export_onnx`, checked against PyTorch by `export.max_abs_difference`) and timed in
-onnxruntime in a process that holds no PyTorch model (batch 1, the same number of intra-op threads;
-torch is imported, as by `onnx_runner`, whose pre/post-processors are torch code).
+default `role_image_sizes`); the other hetero_act rows run at native sizes. At the largest resolution
+it is also exported to ONNX (`export.export_onnx`, checked against PyTorch by
+`export.max_abs_difference`) and timed in onnxruntime in a process that holds no PyTorch model
+(batch 1, the same number of intra-op threads; torch is imported, as by `onnx_runner`, whose
+pre/post-processors are torch code).
 
 Learning quality is not measured here: see `benchmarks/learning.py` (closed-loop success) and
 `lerobot-train --dataset.eval_split=0.1 --eval_steps=N` (held-out loss).
