@@ -23,13 +23,13 @@ DEFAULT_ROLE_GRIDS: dict[str, list[int]] = {
 }
 
 # Each design role's input size [height, width]: a camera with more pixels is resized to it inside the
-# policy, one with fewer keeps its native size. The wrist sizes are the learning benchmark's (their
-# feature maps, 6x8 and 4x5, fill the 6x6 and 4x4 grids); global_overview's was measured within noise
-# of 120x160 there (docs/benchmarks.md, transfer_cube_v1).
+# policy, one with fewer keeps its native size. These are the sizes the learning benchmark records at
+# and measured (transfer_cube_v1); a 60x80 global_overview lost there (16% against 60% success), so
+# smaller sizes are not the default (docs/benchmarks.md).
 DEFAULT_ROLE_IMAGE_SIZES: dict[str, list[int]] = {
     "wrist_detail": [192, 256],
     "wrist_context": [120, 160],
-    "global_overview": [60, 80],
+    "global_overview": [120, 160],
 }
 
 # The design's six directed edges, written "query_role<-key_role": the query role attends to the key role.

@@ -263,9 +263,9 @@ def test_default_role_sizes_shrink_only_cameras_with_more_pixels():
     policy = make_policy(cameras, camera_roles=ALOHA_ROLES, role_image_sizes=None).eval()
     assert policy.config.role_image_sizes == DEFAULT_ROLE_IMAGE_SIZES
     obs = observation(make_batch(cameras, batch_size=1, with_action=False))
-    # top (global_overview) 240x320 -> 60x80; right_wrist (wrist_context) 480x640 -> 120x160;
+    # top (global_overview) 240x320 -> 120x160; right_wrist (wrist_context) 480x640 -> 120x160;
     # left_wrist (wrist_detail) 96x128 has fewer pixels than 192x256 and is not up-sampled.
-    assert _backbone_inputs(policy, obs) == sorted([(60, 80), (120, 160), (96, 128)])
+    assert _backbone_inputs(policy, obs) == sorted([(120, 160), (120, 160), (96, 128)])
 
 
 @pytest.mark.parametrize("config_given", [False, True], ids=["config_from_checkpoint", "config_from_lerobot"])
