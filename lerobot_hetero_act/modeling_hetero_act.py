@@ -40,7 +40,6 @@ from .hetero_camera_fusion import HeterogeneousCameraFusion
 from .input_checks import check_observation
 from .model_card import hetero_act_model_card
 
-# True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
 # from_pretrained's keyword arguments that say where and how to fetch a Hub checkpoint's files.
 HUB_KWARGS = (
     "force_download",
@@ -51,6 +50,7 @@ HUB_KWARGS = (
     "local_files_only",
     "revision",
 )
+# True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
 _LOADING_CHECKPOINT: ContextVar[bool] = ContextVar("hetero_act_loading_checkpoint", default=False)
 
 

@@ -212,10 +212,21 @@ def final_point(run: RunResult, protocol: LearningProtocol) -> EvalPoint | None:
     return finals[-1] if finals else None
 
 
+def final_pairs(
+    protocol: LearningProtocol, runs: list[RunResult], model: str, reference: str
+) -> list[tuple[RunResult, EvalPoint, RunResult, EvalPoint]]:
+    """(run, its final point, reference run, its final point) for every seed both have finished."""
+    finals = {(r.model, r.seed): (r, p) for r in runs if (p := final_point(r, protocol))}
+    return [
+        (*finals[(model, seed)], *finals[(reference, seed)])
+        for name, seed in finals
+        if name == model and (reference, seed) in finals
+    ]
+
+
 def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     """The issue's targets with met / not met, from final (>= final_eval_episodes) points only."""
     default = [r for r in runs if r.model == protocol.default_model]
-    baseline = [r for r in runs if r.model == protocol.baseline_model]
     rows = ["| target | measured | status |", "| --- | --- | --- |"]
 
     within = [
@@ -238,12 +249,12 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
             f"{TARGET_MINUTES} min | no {protocol.final_eval_episodes}-episode eval yet | open |"
         )
 
-    pairs = []
-    for run in default:
-        mine = final_point(run, protocol)
-        theirs = next((final_point(b, protocol) for b in baseline if b.seed == run.seed), None)
-        if mine and theirs:
-            pairs.append((run.seed, mine, theirs))
+    pairs = [
+        (run.seed, mine, theirs)
+        for run, mine, _, theirs in final_pairs(
+            protocol, runs, protocol.default_model, protocol.baseline_model
+        )
+    ]
     if pairs:
         text = "; ".join(
             f"seed {seed}: {pct(m.rate)} vs {pct(t.rate)} at step {m.step} "
@@ -267,18 +278,13 @@ def within_noise_row(protocol: LearningProtocol, runs: list[RunResult], model: s
     """`model` matches `reference` (same seed) if the 95% interval of their final success difference
     holds 0 or lies above it and, where both have a held-out L1, the interval of its paired difference
     holds 0 or lies below it; it loses if either interval lies wholly on the bad side."""
-    finished = {(r.model, r.seed): r for r in runs if final_point(r, protocol)}
-    pairs = [
-        (seed, run, finished[(reference, seed)])
-        for (name, seed), run in finished.items()
-        if name == model and (reference, seed) in finished
-    ]
+    pairs = final_pairs(protocol, runs, model, reference)
     target = f"| {model} within noise of {reference} ({protocol.task}, final points)"
     if not pairs:
         return f"{target} | final points of both not measured yet | open |"
     texts, losses = [], []
-    for seed, run, ref in pairs:
-        mine, theirs = final_point(run, protocol), final_point(ref, protocol)
+    for run, mine, ref, theirs in pairs:
+        seed = run.seed
         lo, hi = difference_interval(mine.k, mine.n, theirs.k, theirs.n)
         losses.append(hi < 0)
         text = (
