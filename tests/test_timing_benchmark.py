@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 TORCH_MODELS = {
     "act",
     "hetero_cell_keys",
-    "hetero_cell_keys_role_sizes",
+    "hetero_cell_keys_default_sizes",
     "hetero_pooled_keys",
     "hetero_spatial",
     "hetero_spatial_gated",
@@ -83,7 +83,7 @@ def test_every_model_and_resolution_is_measured_with_positive_figures(quick_run)
     report, _ = quick_run
     rows = rows_by_key(report)
     expected = {(m, r) for m in TORCH_MODELS for r in RESOLUTIONS} | {
-        ("hetero_cell_keys_role_sizes_onnxruntime", "64x96")
+        ("hetero_cell_keys_default_sizes_onnxruntime", "64x96")
     }
     assert set(rows) == expected
     for (model, res), row in rows.items():
@@ -96,14 +96,16 @@ def test_every_model_and_resolution_is_measured_with_positive_figures(quick_run)
         assert rows["act", res]["infer_ratio_to_act"] == 1.0 == rows["act", res]["train_ratio_to_act"]
 
 
-def test_role_sizes_row_feeds_the_backbone_its_roles_sizes_and_the_others_native(quick_run) -> None:
+def test_default_sizes_row_feeds_the_backbone_its_roles_default_sizes_and_the_others_native(
+    quick_run,
+) -> None:
     report, _ = quick_run
     role_sizes = report["settings"]["role_image_sizes"]
     for row in report["rows"]:
         if row["model"].endswith("onnxruntime"):
             continue
         native = [int(v) for v in row["resolution"].split("x")]
-        if row["model"] == "hetero_cell_keys_role_sizes":
+        if row["model"] == "hetero_cell_keys_default_sizes":
             assert row["backbone_inputs"] == {c: role_sizes[r] for c, r in ALOHA_CAMERA_ROLES.items()}, row
         else:
             assert row["backbone_inputs"] == dict.fromkeys(ALOHA_CAMERA_ROLES, native), row
@@ -129,8 +131,8 @@ def test_image_path_parameters_differ_by_mode_as_designed(quick_run) -> None:
 
 def test_onnxruntime_row_matches_pytorch_and_is_timed(quick_run) -> None:
     rows = rows_by_key(quick_run[0])
-    onnx = rows["hetero_cell_keys_role_sizes_onnxruntime", "64x96"]
-    eager = rows["hetero_cell_keys_role_sizes", "64x96"]
+    onnx = rows["hetero_cell_keys_default_sizes_onnxruntime", "64x96"]
+    eager = rows["hetero_cell_keys_default_sizes", "64x96"]
     assert 0 <= onnx["onnx_max_abs_diff"] < 1e-4
     assert onnx["infer_ms"] > 0 and onnx["peak_mem_infer_mb"] > 0 and onnx["infer_n"] == 2
     assert onnx["params_total"] == eager["params_total"]  # the same policy, exported
@@ -146,10 +148,10 @@ def test_markdown_section_replaces_only_the_text_between_the_markers(quick_run) 
         assert f"| {row['model']} | {row['resolution']} |" in doc
     assert "### Targets (measured, not asserted)" in doc
     assert (
-        "| onnxruntime inference ≤ 0.30× ACT eager at 64x96 | hetero_cell_keys_role_sizes_onnxruntime |"
+        "| onnxruntime inference ≤ 0.30× ACT eager at 64x96 | hetero_cell_keys_default_sizes_onnxruntime |"
         in doc
     )
-    assert "| role-aware sizes: inference ≤ 0.45× ACT at 64x96 | hetero_cell_keys_role_sizes |" in doc
+    assert "| role-aware sizes: inference ≤ 0.45× ACT at 64x96 | hetero_cell_keys_default_sizes |" in doc
 
 
 def test_section_is_appended_when_the_doc_has_no_markers(tmp_path: Path) -> None:

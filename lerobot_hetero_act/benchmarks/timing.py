@@ -7,15 +7,15 @@ transformer encoder), inference per action chunk (`predict_action_chunk`, batch 
 the image-token path on their own (timed interleaved with inference, so a load change hits all three
 alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
 
-`hetero_cell_keys_role_sizes` resizes each camera to its role's size inside the policy (hetero_act's
-default `role_image_sizes`); the other hetero_act rows run at native sizes. At the largest resolution
+`hetero_cell_keys_default_sizes` is hetero_act as a user gets it: each camera resized inside the policy
+to its role's default `role_image_sizes`; the other hetero_act rows run at native sizes. At the largest resolution
 it is also exported to ONNX (`export.export_onnx`, checked against PyTorch by
 `export.max_abs_difference`) and timed in onnxruntime in a process that holds no PyTorch model
 (batch 1, the same number of intra-op threads; torch is imported, as by `onnx_runner`, whose
 pre/post-processors are torch code).
 
 Learning quality is not measured here: see `benchmarks/learning.py` (closed-loop success) and
-`lerobot-train --dataset.eval_split=0.1 --eval_steps=N` (held-out loss).
+`benchmarks/heldout.py` (held-out L1).
 """
 
 from __future__ import annotations
@@ -44,7 +44,11 @@ MODELS: dict[str, dict[str, Any]] = {
     "act": {"type": "act"},
     "hetero_cell_keys": {"type": "hetero_act", "token_mode": "cell_keys"},
     # Each camera resized (antialiased, inside the policy) to its role's size: the plan's role_image_sizes.
-    "hetero_cell_keys_role_sizes": {"type": "hetero_act", "token_mode": "cell_keys", "role_sizes": True},
+    "hetero_cell_keys_default_sizes": {
+        "type": "hetero_act",
+        "token_mode": "cell_keys",
+        "default_sizes": True,
+    },
     "hetero_pooled_keys": {"type": "hetero_act", "token_mode": "pooled_keys"},
     "hetero_spatial": {"type": "hetero_act", "token_mode": "spatial"},
     "hetero_spatial_gated": {"type": "hetero_act", "token_mode": "spatial", "view_gating": True},
@@ -52,7 +56,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "hetero_cell_keys_compiled": {"type": "hetero_act", "token_mode": "cell_keys", "compile": True},
 }
 DEFAULT_MODELS = [name for name, spec in MODELS.items() if not spec.get("compile")]
-ONNX_MODEL = "hetero_cell_keys_role_sizes"  # exported and timed in onnxruntime at the largest resolution
+ONNX_MODEL = "hetero_cell_keys_default_sizes"  # exported and timed in onnxruntime at the largest resolution
 ONNX_ROW = f"{ONNX_MODEL}_onnxruntime"
 # --quick: a tiny transformer and grids that fit a 32x64 image's 1x2 feature map (plumbing, not speed).
 QUICK_DIMS: dict[str, Any] = dict(
@@ -78,7 +82,7 @@ class TimingPlan:
     role_image_sizes: dict[str, list[int]] = field(
         default_factory=lambda: default_role_image_sizes(DEFAULT_ROLE_GRIDS)
     )
-    """For the `*_role_sizes` models: role -> [height, width] each camera is resized to (hetero_act's
+    """For the `*_default_sizes` models: role -> [height, width] each camera is resized to (hetero_act's
     default); every other hetero_act model runs at native sizes."""
     infer_repeats: int = 20
     """Timed inference calls per model; the table reports their median."""
@@ -112,9 +116,9 @@ def build_policy(spec: dict[str, Any]):
     overrides = dict(MODELS[spec["model"]])
     is_act = overrides.pop("type") == "act"
     overrides.pop("compile", None)
-    role_sizes = overrides.pop("role_sizes", False)
+    default_sizes = overrides.pop("default_sizes", False)
     if not is_act:
-        overrides["role_image_sizes"] = spec["role_image_sizes"] if role_sizes else {}
+        overrides["role_image_sizes"] = spec["role_image_sizes"] if default_sizes else {}
     features = {"observation.state": PolicyFeature(FeatureType.STATE, (STATE_DIM,))}
     for cam in DEFAULT_CAMERAS:
         features[camera_key(cam)] = PolicyFeature(FeatureType.VISUAL, (3, spec["height"], spec["width"]))

@@ -18,7 +18,7 @@ ACT_DIMS = "ACT's default dims (dim_model 512, 4 encoder / 1 decoder layers, Res
 # (what, ratio key, limit, which rows): measured and reported, never asserted.
 TARGETS = [
     ("inference ≤ 0.6× ACT at {largest}", "infer_ratio_to_act", 0.6, "hetero"),
-    ("role-aware sizes: inference ≤ 0.45× ACT at {largest}", "infer_ratio_to_act", 0.45, "role_sizes"),
+    ("role-aware sizes: inference ≤ 0.45× ACT at {largest}", "infer_ratio_to_act", 0.45, "default_sizes"),
     ("onnxruntime inference ≤ 0.30× ACT eager at {largest}", "infer_ratio_to_act", 0.30, "onnx"),
     ("train step ≤ 0.8× ACT ({resolution})", "train_ratio_to_act", 0.8, "hetero"),
     ("fusion ≤ 10% of backbone time ({resolution})", "image_path_share_of_backbone", 0.10, "hetero"),
@@ -56,7 +56,7 @@ def target_lines(rows: list[dict[str, Any]], largest: str) -> list[str]:
             is_onnx = r["model"].endswith("_onnxruntime")
             if r["model"] == "act" or is_onnx != (which == "onnx") or r.get(key) is None:
                 continue
-            if which == "role_sizes" and not r["model"].endswith("_role_sizes"):
+            if which == "default_sizes" and not r["model"].endswith("_default_sizes"):
                 continue
             if "{largest}" in text and r["resolution"] != largest:
                 continue
@@ -89,7 +89,7 @@ def render_section(timing: dict[str, Any]) -> str:
         f"- Settings: 3 cameras (top, left_wrist, right_wrist) each at the stated size, 14-dim state/action, "
         f"{dims}, `pretrained_backbone_weights=None`, `torch.set_num_threads({s['threads']})`. "
         f"hetero_act roles: left_wrist→wrist_detail, right_wrist→wrist_context, top→global_overview, "
-        f"with {grids}. `*_role_sizes` resizes each camera to its role's size first: "
+        f"with {grids}. `*_default_sizes` resizes each camera to its role's default size first: "
         f"{json.dumps(s.get('role_image_sizes'))}.",
         f"- Inference: `predict_action_chunk`, batch 1, median of {s['infer_repeats']} after {s['warmup']} "
         "warm-up calls; the backbone and the image path are timed on their own, same repeats. Train step: "
