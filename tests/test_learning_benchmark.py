@@ -118,7 +118,7 @@ def test_every_hetero_model_but_the_role_size_variant_trains_at_native_sizes():
     # Results were made at the recorded sizes; a later change of role_image_sizes' default must not
     # change what rerunning a model trains. Only the variant resizes (its global_overview to 60x80).
     protocol = LearningProtocol.from_file(PROTOCOL)
-    assert protocol.within_noise_of == {"hetero_cell_keys_role_sizes": "hetero_cell_keys"}
+    assert protocol.within_noise_of["hetero_cell_keys_role_sizes"] == "hetero_cell_keys"
     variant = _role_image_sizes_flag(protocol.model_args("hetero_cell_keys_role_sizes"))
     assert variant == {**DEFAULT_ROLE_IMAGE_SIZES, "global_overview": [60, 80]}
     for model, args in protocol.models.items():
