@@ -54,23 +54,30 @@ def _fake_eval(step: int, successes: list[bool], max_rewards: list[float]) -> di
     }
 
 
-def test_report_states_the_runs_own_success_and_stages(tmp_path: Path):
-    cfg = DemoConfig(steps=20, save_freq=10, final_eval_episodes=4)
+def _finished_run(tmp_path: Path, cfg: DemoConfig, evals: list[dict]) -> tuple:
+    """A demo run's files as its stages leave them: training timeline, evals, recording summary."""
     protocol = cfg.to_protocol()
     paths = BenchmarkPaths(work=tmp_path, results=tmp_path / "results")
     run = paths.result_dir(protocol.default_model, cfg.seed)
     run.mkdir(parents=True)
-    TrainTimeline(wall_s={10: 5.0, 20: 10.0}, log=[[10, 2.0, 0.1, 0.1], [20, 1.0, 0.1, 0.1]]).save(
+    steps = [e["step"] for e in evals]
+    TrainTimeline(wall_s={s: s / 2 for s in steps}, log=[[s, 20.0 / s, 0.1, 0.1] for s in steps]).save(
         run / "training.json"
     )
-    (run / "eval_step000010.json").write_text(json.dumps(_fake_eval(10, [False], [1.0])))
+    for e in evals:
+        (run / f"eval_step{e['step']:06d}.json").write_text(json.dumps(e))
+    paths.dataset.mkdir()
+    (paths.dataset / "recording_summary.json").write_text(json.dumps({"saved": 3, "attempted": 3}))
+    return protocol, paths
+
+
+def test_report_states_the_runs_own_success_and_stages(tmp_path: Path):
+    cfg = DemoConfig(steps=20, save_freq=10, final_eval_episodes=4)
     final = _fake_eval(20, [True, True, False, False], [4.0, 4.0, 2.0, 0.0])
-    (run / "eval_step000020.json").write_text(json.dumps(final))
+    protocol, paths = _finished_run(tmp_path, cfg, [_fake_eval(10, [False], [1.0]), final])
     videos = paths.eval_dir(protocol.default_model, cfg.seed, 20) / "videos"
     videos.mkdir(parents=True)
     (videos / "eval_episode_0.mp4").write_bytes(b"\x00")
-    paths.dataset.mkdir()
-    (paths.dataset / "recording_summary.json").write_text(json.dumps({"saved": 3, "attempted": 3}))
 
     report = write_report(cfg, protocol, paths, {"record": 60, "train": 120, "eval": 30})
     text = (report / "report.md").read_text()
@@ -79,6 +86,17 @@ def test_report_states_the_runs_own_success_and_stages(tmp_path: Path):
     assert "| 10 | 0/1 | 100% | 0% | 0% | 0% |" in text
     assert "| 3 | 100003 | 0 | 0 (none) | no |" in text
     assert "3 episodes kept of 3 attempted" in text and "last logged loss 1.000" in text
+    assert "| total (environment setup not timed: run through `scripts/demo.sh`) | | 3.5 min |" in text
     assert (report / "curves.png").stat().st_size > 1000
     assert (report / "videos/eval_episode_0.mp4").is_file()
     assert [p["step"] for p in json.loads((report / "summary.json").read_text())["evals"]] == [10, 20]
+
+
+def test_report_times_the_setup_that_demo_sh_measured_so_its_total_is_the_whole_wall_clock(tmp_path: Path):
+    # The README promises a demo within 60 minutes all told; the report's total must include the setup.
+    cfg = DemoConfig(steps=10, save_freq=10, final_eval_episodes=1)
+    protocol, paths = _finished_run(tmp_path, cfg, [_fake_eval(10, [True], [4.0])])
+    timings = {"setup": 240, "record": 60, "train": 120, "eval": 30}
+    text = (write_report(cfg, protocol, paths, timings) / "report.md").read_text()
+    assert "| environment setup (`scripts/setup_env.sh`) | `.venv` ready | 4.0 min |" in text
+    assert "| total | | 7.5 min |" in text
