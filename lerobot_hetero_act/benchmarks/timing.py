@@ -7,9 +7,9 @@ transformer encoder), inference per action chunk (`predict_action_chunk`, batch 
 the image-token path on their own (timed interleaved with inference, so a load change hits all three
 alike), and a train step (forward + backward + grad clip + AdamW, batch 8). Each figure is a median.
 
-`hetero_cell_keys_default_sizes` is hetero_act as a user gets it: each camera resized inside the policy
-to its role's default `role_image_sizes`; the other hetero_act rows run at native sizes. At the largest resolution
-it is also exported to ONNX (`export.export_onnx`, checked against PyTorch by
+`hetero_cell_keys_default_sizes` is hetero_act as a user gets it: each camera resized inside the
+policy to its role's default `role_image_sizes`; the other hetero_act rows run at native sizes. At the
+largest resolution it is also exported to ONNX (`export.export_onnx`, checked against PyTorch by
 `export.max_abs_difference`) and timed in onnxruntime in a process that holds no PyTorch model
 (batch 1, the same number of intra-op threads; torch is imported, as by `onnx_runner`, whose
 pre/post-processors are torch code).
