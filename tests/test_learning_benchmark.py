@@ -19,6 +19,7 @@ from lerobot_hetero_act.benchmarks.learning import (
     evaluation_order,
     summarize_eval_info,
     train_command,
+    view_gate_summary,
 )
 from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
 from lerobot_hetero_act.benchmarks.stats import (
@@ -271,3 +272,19 @@ def test_within_noise_verdict_also_needs_held_out_l1_no_worse(tmp_path, shift, v
     row = next(line for line in text.splitlines() if "within noise of" in line)
     assert f"paired difference {shift:+.4f}" in row and row.endswith(verdict)
     assert "| hetero_spatial | 1000 | 10 |" in text  # the held-out table
+
+
+def test_report_shows_the_closed_loop_view_gate_of_gated_runs_only(tmp_path: Path):
+    protocol = dataclasses.replace(LearningProtocol.from_file(PROTOCOL), steps=2000)
+    results = tmp_path / "results"
+    _write_run(results, "hetero_cell_keys", 1000, {2000: (30, 50)}, minutes=80)
+    _write_run(results, "hetero_cell_keys_gated", 1000, {2000: (25, 50)}, minutes=80)
+    gate = view_gate_summary([{"top": 2.0, "left_wrist": 0.5}, {"top": 1.0, "left_wrist": 1.5}])
+    assert gate == {"view_gate_mean": {"top": 1.5, "left_wrist": 1.0}, "view_gate_episodes": 2}
+    summary_path = results / "hetero_cell_keys_gated_seed1000" / "eval_step002000.json"
+    summary_path.write_text(json.dumps({**json.loads(summary_path.read_text()), **gate}))
+    doc = tmp_path / "benchmarks.md"
+    write_learning_report(protocol, results, doc)
+    text = doc.read_text()
+    assert "| hetero_cell_keys_gated | 1000 | 2000 | 2 | `top` 1.50, `left_wrist` 1.00 |" in text
+    assert "| hetero_cell_keys | 1000 | 2000 | 2 |" not in text  # no gate, no row

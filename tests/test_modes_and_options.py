@@ -19,8 +19,9 @@ from policy_factory import (
     observation,
 )
 
+from lerobot_hetero_act.camera_roles import camera_short_name
 from lerobot_hetero_act.input_checks import ObservationError
-from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy, parse_view_gate_log_line
 
 
 def backward_once(policy, batch):
@@ -95,9 +96,16 @@ def test_view_gate_is_summarised_per_episode_in_eval(caplog):
     for _ in range(3):
         policy.select_action(obs)
     assert policy._gate_count == 3
+    expected = (policy._gate_sum / policy._gate_count).tolist()
     with caplog.at_level(logging.INFO):
         policy.reset()
-    assert "view gate, episode mean: top=" in caplog.text
+    # The learning benchmark reads these lines back from lerobot-eval's output: the line must parse to
+    # the episode's mean weight per camera, named by its short camera name.
+    parsed = [g for g in map(parse_view_gate_log_line, caplog.messages) if g is not None]
+    assert len(parsed) == 1
+    assert list(parsed[0]) == [camera_short_name(k) for k in policy.config.image_features]
+    assert list(parsed[0].values()) == pytest.approx(expected, abs=5e-4)
+    assert sum(parsed[0].values()) == pytest.approx(3.0, abs=2e-3)  # weights average 1 per camera
 
 
 def test_camera_dropout_keeps_at_least_one_camera():

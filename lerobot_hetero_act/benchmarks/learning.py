@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..modeling_hetero_act import parse_view_gate_log_line
 from ..offline_run import REPO, lerobot_command, run_logged
 from ..sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
 from ..sim.task_spec import get_task
@@ -366,9 +367,18 @@ def evaluate_checkpoint(
     if out.exists():
         shutil.rmtree(out)
     cmd = eval_command(protocol, checkpoint, out, n_episodes)
-    wall = run_logged(cmd, paths.work / "logs" / f"eval_{train_dir.name}_step{step}.log", threads=threads)
+    gates: list[dict[str, float]] = []
+
+    def collect_gate(line: str) -> None:
+        if (gate := parse_view_gate_log_line(line)) is not None:
+            gates.append(gate)
+
+    log = paths.work / "logs" / f"eval_{train_dir.name}_step{step}.log"
+    wall = run_logged(cmd, log, threads=threads, on_line=collect_gate)
     info = json.loads((out / "eval_info.json").read_text())
     summary = summarize_eval_info(info)
+    if gates:
+        summary.update(view_gate_summary(gates))
     summary.update(
         {
             "model": model,
@@ -382,6 +392,18 @@ def evaluate_checkpoint(
     )
     summary_path.write_text(json.dumps(summary, indent=1))
     return summary_path
+
+
+def view_gate_summary(episodes: list[dict[str, float]]) -> dict[str, Any]:
+    """Mean view-gate weight per camera over the episodes whose gate was logged.
+
+    The policy logs an episode's gate when the next one starts (`reset()`), so an eval of n episodes
+    logs n - 1 of them; the count is kept beside the means.
+    """
+    return {
+        "view_gate_mean": {cam: statistics.fmean(e[cam] for e in episodes) for cam in episodes[0]},
+        "view_gate_episodes": len(episodes),
+    }
 
 
 def evaluate_pending(

@@ -38,6 +38,9 @@ class EvalPoint:
     k: int
     stages: dict[str, float]
     mean_return: float
+    view_gate: dict[str, float] = field(default_factory=dict)
+    """Camera -> mean view-gate weight over the logged eval episodes (empty without view gating)."""
+    view_gate_episodes: int = 0
 
     @property
     def rate(self) -> float:
@@ -91,6 +94,8 @@ def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
                         k=s["n_success"],
                         stages=stage_rates(s["max_rewards"], stages),
                         mean_return=statistics.fmean(s["sum_rewards"]),
+                        view_gate=s.get("view_gate_mean", {}),
+                        view_gate_episodes=s.get("view_gate_episodes", 0),
                     )
                 )
                 run.eval_command = s["command"]
@@ -323,6 +328,33 @@ def heldout_rows(runs: list[RunResult]) -> list[str]:
     return [*rows, ""]
 
 
+def view_gate_rows(runs: list[RunResult]) -> list[str]:
+    """Mean view-gate weight per camera at each evaluated checkpoint of the gated runs.
+
+    Weights average 1 over the cameras, so 1 each is an even split; a camera that the gate shuts out
+    sits at the floor (3 x `view_gate_min_share` with three cameras).
+    """
+    rows = []
+    for run in runs:
+        for p in run.points:
+            if p.view_gate:
+                weights = ", ".join(f"`{cam}` {w:.2f}" for cam, w in p.view_gate.items())
+                rows.append(f"| {run.model} | {run.seed} | {p.step} | {p.view_gate_episodes} | {weights} |")
+    if not rows:
+        return []
+    return [
+        "### View gate in closed loop",
+        "",
+        "Mean gate weight per camera over the eval episodes (1 each is an even split; the gate logs an "
+        "episode when the next one starts, so an eval of n episodes logs n − 1).",
+        "",
+        "| model | seed | step | episodes | weight per camera |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def render_section(
     protocol: LearningProtocol, runs: list[RunResult], figure_paths: list[Path], doc: Path
 ) -> str:
@@ -372,7 +404,7 @@ def render_section(
                 f"| {run.model} | {run.seed} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
                 f"{p.mean_return:.1f} |"
             )
-    lines += ["", *heldout_rows(runs), "### Commands", ""]
+    lines += ["", *heldout_rows(runs), *view_gate_rows(runs), "### Commands", ""]
     for run in runs:
         lines += [f"`{run.model}` seed {run.seed}:", "", "```bash", run.command]
         if run.eval_command:
