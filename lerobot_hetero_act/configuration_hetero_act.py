@@ -25,6 +25,25 @@ from .camera_roles import (
 )
 from .hetero_camera_fusion import CELL_KEYS, LEGACY_TOKEN_MODES, TOKEN_MODES
 
+BACKBONE_NORMS = ("frozen_batch_norm", "group_norm")
+
+
+def check_backbone_norm(backbone_norm: str, pretrained_backbone_weights: str | None) -> None:
+    """Refuse an unknown `backbone_norm`, and GroupNorm over pretrained weights.
+
+    Pretrained ResNet weights were learned with batch norm; swapping its layers for GroupNorm would
+    discard those statistics and ruin the weights (LeRobot's diffusion policy refuses the same).
+    """
+    if backbone_norm not in BACKBONE_NORMS:
+        raise ValueError(f"backbone_norm must be one of {BACKBONE_NORMS}, got {backbone_norm!r}.")
+    if backbone_norm == "group_norm" and pretrained_backbone_weights:
+        raise ValueError(
+            f"backbone_norm='group_norm' cannot be used with pretrained_backbone_weights="
+            f"{pretrained_backbone_weights!r}: the pretrained weights were learned with batch norm. "
+            "Pass --policy.pretrained_backbone_weights=null to train the backbone from scratch with "
+            "GroupNorm, or keep backbone_norm='frozen_batch_norm' with the pretrained weights."
+        )
+
 
 @PreTrainedConfig.register_subclass("hetero_act")
 @dataclass
@@ -61,6 +80,11 @@ class HeteroACTConfig(ACTConfig):
         camera_dropout: probability of dropping each camera per training sample (at least one camera
             is always kept); a learned per-camera "absent" token replaces it. A policy trained with
             camera_dropout > 0 also runs when a camera is missing at inference (and logs which).
+        backbone_norm: the ResNet's normalisation layers. "frozen_batch_norm" (default) is ACT's
+            FrozenBatchNorm2d, right for pretrained weights but the identity when training from
+            scratch; "group_norm" is GroupNorm with 16 channels per group, for training from scratch
+            (refused with pretrained_backbone_weights). Checkpoints without the field load as
+            "frozen_batch_norm", as they were trained.
         init_from_act: a LeRobot ACT checkpoint (directory or Hub id) whose matching tensors (backbone,
             VAE, transformer, heads) initialise a new policy; ignored when loading a hetero_act checkpoint.
     """
@@ -75,6 +99,7 @@ class HeteroACTConfig(ACTConfig):
     view_gating: bool = False
     view_gate_min_share: float = 0.1
     camera_dropout: float = 0.0
+    backbone_norm: str = "frozen_batch_norm"
     init_from_act: str | None = None
 
     def __post_init__(self):
@@ -92,6 +117,7 @@ class HeteroACTConfig(ACTConfig):
             raise ValueError(f"view_gate_min_share must be in [0, 1), got {self.view_gate_min_share}.")
         if not 0.0 <= self.camera_dropout < 1.0:
             raise ValueError(f"camera_dropout must be in [0, 1), got {self.camera_dropout}.")
+        check_backbone_norm(self.backbone_norm, self.pretrained_backbone_weights)
 
     def validate_features(self) -> None:
         """Check the cameras against the roles and record the resolved camera -> role mapping."""

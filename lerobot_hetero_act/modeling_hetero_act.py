@@ -22,17 +22,15 @@ from contextvars import ContextVar
 
 import einops
 import torch
-import torchvision
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACT, ACTPolicy, ACTTemporalEnsembler
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
-from torchvision.models._utils import IntermediateLayerGetter
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from .act_init import load_matching_act_weights
+from .backbone import build_backbone
 from .camera_roles import camera_short_name, default_role_image_sizes
 from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained, saved_config
 from .configuration_hetero_act import HeteroACTConfig
@@ -64,17 +62,6 @@ def parse_view_gate_log_line(line: str) -> dict[str, float] | None:
         return None
     pairs = (item.strip().split("=") for item in rest.split(","))
     return {name: float(value) for name, value in pairs}
-
-
-def build_backbone(config: HeteroACTConfig) -> tuple[nn.Module, int]:
-    """ACT's ResNet backbone (same construction, same `layer4` output) and its output channel count."""
-    resnet = getattr(torchvision.models, config.vision_backbone)(
-        replace_stride_with_dilation=[False, False, config.replace_final_stride_with_dilation],
-        weights=config.pretrained_backbone_weights,
-        norm_layer=FrozenBatchNorm2d,
-    )
-    # Channels come from the backbone itself: 512 for ResNet-18/34, 2048 for ResNet-50.
-    return IntermediateLayerGetter(resnet, return_layers={"layer4": "feature_map"}), resnet.fc.in_features
 
 
 def _config_without_cameras(config: HeteroACTConfig) -> HeteroACTConfig:

@@ -34,6 +34,9 @@ DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
 """The transfer-cube benchmark: the demo's protocol and the image sizes the timing benchmark's
 role-aware row resizes to."""
 CHECKPOINT_LINE = re.compile(r"Checkpoint policy after step (\d+)")
+BENCHMARK_POLICY_TYPES = ("act_backbone_norm",)
+"""Policy types of scripts/benchmark_policies (ACT with the recipe levers), which LeRobot's console
+scripts only know when run through scripts/lerobot_bench.py."""
 LOG_LINE = re.compile(r"step:\S+ .*?(?<!\w)loss:([0-9.eE+-]+).*?updt_s:([0-9.]+) data_s:([0-9.]+)")
 
 
@@ -74,12 +77,18 @@ class LearningProtocol:
     flags resize)."""
     models: dict[str, list[str]] = field(default_factory=dict)
     """Model name -> its own flags, starting with --policy.type=..."""
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Recipe name -> {"levers": what it changes, "models": {base model: the base model with the
+    recipe}}: the screening compares each pair on the same training seeds."""
     heldout_episodes: int = 10
     """Scripted episodes recorded apart from the demos for held-out L1 (`benchmarks.heldout`)."""
     heldout_seed: int = 50_000
     eval_seed: int = 100_000
     eval_episodes: int = 20
     final_eval_episodes: int = 50
+    scored_steps: list[int] = field(default_factory=list)
+    """Checkpoints evaluated with `final_eval_episodes` whose mean success is a run's score (so one
+    lucky checkpoint does not decide); empty means the last step alone."""
     eval_batch_size: int = 1
     device: str = "cpu"
     default_model: str = "hetero_cell_keys"
@@ -105,6 +114,7 @@ class LearningProtocol:
             self.baseline_model,
             *self.within_noise_of,
             *self.within_noise_of.values(),
+            *(m for recipe in self.recipes.values() for pair in recipe["models"].items() for m in pair),
         }
         undefined = sorted(compared - set(self.models))
         if undefined:
@@ -126,8 +136,22 @@ class LearningProtocol:
                     )
 
     @property
+    def score_steps(self) -> list[int]:
+        """The checkpoints a run's score averages over, ascending (the last step when none is set)."""
+        return sorted(self.scored_steps) or [self.steps]
+
+    @property
     def camera_sizes(self) -> dict[str, tuple[int, int]]:
         return parse_camera_sizes(self.cameras, "cameras")
+
+    def policy_type(self, model: str) -> str:
+        return self.model_args(model)[0].removeprefix("--policy.type=")
+
+    def lerobot_entry(self, model: str, tool: str) -> list[str]:
+        """The command that runs LeRobot's `tool` ("train" or "eval") for this model's policy type."""
+        if self.policy_type(model) in BENCHMARK_POLICY_TYPES:
+            return [lerobot_command("python"), str(REPO / "scripts/lerobot_bench.py"), tool]
+        return [lerobot_command(f"lerobot-{tool}")]
 
     def model_args(self, model: str) -> list[str]:
         if model not in self.models:
@@ -206,7 +230,7 @@ def completed_steps(train_dir: Path) -> int:
 def train_command(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> list[str]:
     """The lerobot-train command of a fresh run."""
     return [
-        lerobot_command("lerobot-train"),
+        *protocol.lerobot_entry(model, "train"),
         f"--dataset.repo_id={dataset_repo_id(protocol)}",
         f"--dataset.root={paths.dataset}",
         f"--output_dir={paths.train_dir(model, seed)}",
@@ -280,7 +304,7 @@ def train(
     if start_step > 0:
         config = train_dir / "checkpoints/last/pretrained_model/train_config.json"
         cmd = [
-            lerobot_command("lerobot-train"),
+            *protocol.lerobot_entry(model, "train"),
             f"--config_path={config}",
             "--resume=true",
             f"--steps={protocol.steps}",
@@ -332,10 +356,10 @@ def checkpoint_steps(train_dir: Path) -> list[int]:
 
 
 def eval_command(
-    protocol: LearningProtocol, checkpoint: Path, output_dir: Path, n_episodes: int
+    protocol: LearningProtocol, model: str, checkpoint: Path, output_dir: Path, n_episodes: int
 ) -> list[str]:
     return [
-        lerobot_command("lerobot-eval"),
+        *protocol.lerobot_entry(model, "eval"),
         f"--policy.path={checkpoint}",
         f"--policy.device={protocol.device}",
         "--env.type=aloha_multicam",
@@ -356,17 +380,18 @@ def evaluate_checkpoint(
     step: int,
     threads: int | None = None,
 ) -> Path:
-    """Roll one checkpoint out (20 episodes, 50 for the final step); writes results/<run>/eval_stepN.json."""
+    """Roll one checkpoint out (20 episodes, 50 for the scored steps); writes results/<run>/eval_stepN.json."""
     summary_path = paths.result_dir(model, seed) / f"eval_step{step:06d}.json"
     if summary_path.is_file():
         return summary_path
     train_dir = paths.train_dir(model, seed)
     checkpoint = train_dir / "checkpoints" / _step_dir_name(train_dir, step) / "pretrained_model"
-    n_episodes = protocol.final_eval_episodes if step >= protocol.steps else protocol.eval_episodes
+    scored = step >= protocol.steps or step in protocol.score_steps
+    n_episodes = protocol.final_eval_episodes if scored else protocol.eval_episodes
     out = paths.eval_dir(model, seed, step)
     if out.exists():
         shutil.rmtree(out)
-    cmd = eval_command(protocol, checkpoint, out, n_episodes)
+    cmd = eval_command(protocol, model, checkpoint, out, n_episodes)
     gates: list[dict[str, float]] = []
 
     def collect_gate(line: str) -> None:
@@ -414,15 +439,17 @@ def evaluate_pending(
     train_dir = paths.train_dir(model, seed)
     finished = completed_steps(train_dir)
     done = [s for s in checkpoint_steps(train_dir) if s <= finished]
-    for step in evaluation_order(done, protocol.steps):
+    for step in evaluation_order(done, protocol.steps, protocol.score_steps):
         evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads)
 
 
-def evaluation_order(steps: list[int], final_step: int) -> list[int]:
-    """The final checkpoint first, then the others oldest first: the final point carries the verdicts,
-    so a session that runs out of time mid-way has it before the curve's intermediate points."""
+def evaluation_order(steps: list[int], final_step: int, score_steps: list[int] = ()) -> list[int]:
+    """The final checkpoint first, then the other scored ones, then the rest oldest first: the scored
+    points carry the verdicts, so a session that runs out of time mid-way has them before the curve's
+    intermediate points."""
     finals = [s for s in steps if s >= final_step]
-    return finals + [s for s in steps if s < final_step]
+    scored = sorted((s for s in steps if s in score_steps and s < final_step), reverse=True)
+    return finals + scored + [s for s in steps if s < final_step and s not in scored]
 
 
 def summarize_eval_info(info: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,9 @@ LEARNING_END = "<!-- learning-benchmark:end -->"
 TARGET_SUCCESS = 0.90
 TARGET_MINUTES = 90
 TARGET_MARGIN = 0.10
+TARGET_MEAN_SUCCESS = 0.60
+TARGET_SEED_SPREAD = 0.20
+VERDICT_SEEDS = 5
 
 
 @dataclass
@@ -229,6 +232,157 @@ def final_pairs(
     ]
 
 
+@dataclass
+class RunScore:
+    """A run's score: the mean success rate over the protocol's scored checkpoints."""
+
+    seed: int
+    points: list[EvalPoint]
+
+    @property
+    def value(self) -> float:
+        return statistics.fmean(p.rate for p in self.points)
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{p.k}/{p.n} at {p.step}" for p in self.points)
+        return f"{pct(self.value)} ({parts})"
+
+
+def run_score(run: RunResult, protocol: LearningProtocol) -> RunScore | None:
+    """The run's score once every scored checkpoint is evaluated (the last with its full episode count)."""
+    by_step = {p.step: p for p in run.points}
+    if final_point(run, protocol) is None or any(s not in by_step for s in protocol.score_steps):
+        return None
+    return RunScore(run.seed, [by_step[s] for s in protocol.score_steps])
+
+
+def model_scores(protocol: LearningProtocol, runs: list[RunResult], model: str) -> dict[int, RunScore]:
+    """Training seed -> score of each scored run of `model`."""
+    return {r.seed: score for r in runs if r.model == model and (score := run_score(r, protocol))}
+
+
+@dataclass
+class SeedComparison:
+    """Two models' scores over training seeds: means, spreads and the difference of means.
+
+    The interval is Welch's t-interval (scipy.stats.ttest_ind, equal_var=False) over the per-seed
+    scores: the training seed is the unit, since it moves a model more than eval noise does.
+    """
+
+    scores: dict[int, RunScore]
+    reference: dict[int, RunScore]
+
+    @staticmethod
+    def spread(scores: dict[int, RunScore]) -> float:
+        values = [s.value for s in scores.values()]
+        return max(values) - min(values)
+
+    @property
+    def difference(self) -> float:
+        return statistics.fmean(s.value for s in self.scores.values()) - statistics.fmean(
+            s.value for s in self.reference.values()
+        )
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        if len(self.scores) < 2 or len(self.reference) < 2:
+            return None
+        from scipy.stats import ttest_ind
+
+        result = ttest_ind(
+            [s.value for s in self.scores.values()],
+            [s.value for s in self.reference.values()],
+            equal_var=False,
+        )
+        ci = result.confidence_interval(0.95)
+        return float(ci.low), float(ci.high)
+
+
+def summary_cell(scores: dict[int, RunScore]) -> str:
+    values = [s.value for s in scores.values()]
+    if not values:
+        return "–"
+    sd = f", sd {100 * statistics.stdev(values):.0f}" if len(values) > 1 else ""
+    return f"mean {pct(statistics.fmean(values))}{sd}, range {pct(min(values))}–{pct(max(values))}"
+
+
+def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
+    """Per-seed scores of the default and baseline models, their means and spreads, and the
+    difference of means with its interval."""
+    mine = model_scores(protocol, runs, protocol.default_model)
+    theirs = model_scores(protocol, runs, protocol.baseline_model)
+    steps = " and ".join(str(s) for s in protocol.score_steps)
+    rows = [
+        "### Across training seeds",
+        "",
+        f"A run's score is its mean success over the checkpoints at steps {steps} "
+        f"({protocol.final_eval_episodes} episodes each where the checkpoint was kept for it; the "
+        "episode counts are listed), so one lucky checkpoint does not decide.",
+        "",
+        f"| training seed | {protocol.default_model} | {protocol.baseline_model} |",
+        "| --- | --- | --- |",
+    ]
+    for seed in sorted(set(mine) | set(theirs)):
+        cells = [m[seed].describe() if seed in m else "–" for m in (mine, theirs)]
+        rows.append(f"| {seed} | {cells[0]} | {cells[1]} |")
+    rows.append(f"| all seeds | {summary_cell(mine)} | {summary_cell(theirs)} |")
+    rows.append("")
+    if mine and theirs:
+        cmp = SeedComparison(mine, theirs)
+        interval = cmp.interval
+        ci_text = (
+            f"95% Welch t-interval over seeds {100 * interval[0]:+.0f} to {100 * interval[1]:+.0f} points"
+            if interval
+            else "no interval yet (needs two seeds of each)"
+        )
+        rows += [
+            f"Difference of means ({protocol.default_model} − {protocol.baseline_model}): "
+            f"{100 * cmp.difference:+.0f} points, {ci_text}; {len(mine)} and {len(theirs)} seeds.",
+            "",
+        ]
+    return rows
+
+
+def screening_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
+    """Each recipe against its base model on the same training seeds (scores as above)."""
+    if not protocol.recipes:
+        return []
+    rows = [
+        "### Recipe screening",
+        "",
+        "Each recipe model is its base model with the recipe's levers, trained on the same seeds; a "
+        "recipe wins if it raises the mean score of every base model it was screened on.",
+        "",
+        "| recipe | model | training seed | base score | with recipe | difference |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    verdicts = []
+    for name, recipe in protocol.recipes.items():
+        gains = {}
+        for base, variant in recipe["models"].items():
+            base_scores = model_scores(protocol, runs, base)
+            recipe_scores = model_scores(protocol, runs, variant)
+            shared = sorted(set(base_scores) & set(recipe_scores))
+            for seed in sorted(set(recipe_scores) | (set(base_scores) & set(protocol.train_seeds[:2]))):
+                b, r = base_scores.get(seed), recipe_scores.get(seed)
+                diff = f"{100 * (r.value - b.value):+.0f} points" if b and r else "–"
+                rows.append(
+                    f"| {name} | {base} | {seed} | {b.describe() if b else '–'} | "
+                    f"{r.describe() if r else 'not finished'} | {diff} |"
+                )
+            if shared:
+                gains[base] = statistics.fmean(recipe_scores[s].value - base_scores[s].value for s in shared)
+        measured = ", ".join(f"{m} {100 * g:+.0f} points" for m, g in gains.items())
+        if len(gains) < len(recipe["models"]):
+            verdict = "open (not every model has a finished seed)"
+        else:
+            verdict = "wins for every model" if all(g > 0 for g in gains.values()) else "does not win"
+        verdicts.append(
+            f"- `{name}` ({recipe['levers']}): mean gain over shared seeds {measured or '–'}: **{verdict}**."
+        )
+    return [*rows, "", *verdicts, ""]
+
+
 def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     """The issue's targets with met / not met, from final (>= final_eval_episodes) points only."""
     default = [r for r in runs if r.model == protocol.default_model]
@@ -254,27 +408,39 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
             f"{TARGET_MINUTES} min | no {protocol.final_eval_episodes}-episode eval yet | open |"
         )
 
-    pairs = [
-        (run.seed, mine, theirs)
-        for run, mine, _, theirs in final_pairs(
-            protocol, runs, protocol.default_model, protocol.baseline_model
-        )
-    ]
-    if pairs:
-        text = "; ".join(
-            f"seed {seed}: {pct(m.rate)} vs {pct(t.rate)} at step {m.step} "
-            f"({m.wall_min or float('nan'):.0f} vs {t.wall_min or float('nan'):.0f} min)"
-            for seed, m, t in pairs
-        )
-        met = all(m.rate >= t.rate + TARGET_MARGIN for _, m, t in pairs)
+    mine = model_scores(protocol, runs, protocol.default_model)
+    theirs = model_scores(protocol, runs, protocol.baseline_model)
+    seeds_note = f"{len(mine)} of {VERDICT_SEEDS} seeds"
+    if mine:
+        mean = statistics.fmean(s.value for s in mine.values())
+        spread = SeedComparison.spread(mine)
+        met = mean >= TARGET_MEAN_SUCCESS and spread <= TARGET_SEED_SPREAD
+        status = ("met" if met else "not met") if len(mine) >= VERDICT_SEEDS else f"open ({seeds_note})"
         rows.append(
-            f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} at equal "
-            f"budget ({protocol.task}) | {text} | {'met' if met else 'not met'} |"
+            f"| {protocol.default_model} mean score ≥ {pct(TARGET_MEAN_SUCCESS)} with seed spread (max − min) "
+            f"≤ {100 * TARGET_SEED_SPREAD:.0f} points | mean {pct(mean)}, spread {100 * spread:.0f} points "
+            f"({seeds_note}) | {status} |"
+        )
+    if mine and theirs:
+        cmp = SeedComparison(mine, theirs)
+        interval = cmp.interval
+        met = interval is not None and cmp.difference >= TARGET_MARGIN and interval[0] > 0
+        enough = len(mine) >= VERDICT_SEEDS and len(theirs) >= VERDICT_SEEDS
+        status = ("met" if met else "not met") if enough else f"open ({len(mine)} and {len(theirs)} seeds)"
+        ci_text = (
+            f"95% Welch t-interval {100 * interval[0]:+.0f} to {100 * interval[1]:+.0f}"
+            if interval
+            else "no interval yet"
+        )
+        rows.append(
+            f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} at equal budget, "
+            f"interval over seeds excluding 0 ({protocol.task}) | difference of mean scores "
+            f"{100 * cmp.difference:+.0f} points ({ci_text}) | {status} |"
         )
     else:
         rows.append(
             f"| {protocol.default_model} ≥ {protocol.baseline_model} + {pct(TARGET_MARGIN)} "
-            f"({protocol.task}) | final points of both not measured yet | open |"
+            f"({protocol.task}) | scored runs of both not measured yet | open |"
         )
     return rows + [within_noise_row(protocol, runs, m, ref) for m, ref in protocol.within_noise_of.items()]
 
@@ -386,6 +552,7 @@ def render_section(
     for path in figure_paths:
         lines.append(f"![{path.stem}]({path.relative_to(doc.parent).as_posix()})")
     lines += ["", "### Targets", "", *target_rows(protocol, runs), ""]
+    lines += [*seed_rows(protocol, runs), *screening_rows(protocol, runs)]
     lines += [
         "### Every evaluated checkpoint",
         "",
