@@ -31,11 +31,17 @@ from torch.nn import functional as F  # noqa: N812
 
 from .act_init import load_matching_act_weights
 from .backbone import build_backbone
-from .camera_roles import camera_short_name, default_role_image_sizes
+from .camera_roles import (
+    backbone_input_size,
+    backbone_stride,
+    camera_short_name,
+    default_role_image_sizes,
+    validate_grids_fit_images,
+)
 from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained, saved_config
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
-from .input_checks import check_observation
+from .input_checks import check_camera_stats, check_observation
 from .model_card import hetero_act_model_card
 
 # from_pretrained's keyword arguments that say where and how to fetch a Hub checkpoint's files.
@@ -129,9 +135,28 @@ class HeteroACT(ACT):
         return feature_maps
 
     def resize_for_backbone(self, camera: str, image: Tensor) -> Tensor:
-        """The camera's (B, C, H, W) image at its role's input size (antialiased bilinear), if it has one."""
+        """The camera's (B, C, H, W) image as the backbone takes it: 3 channels (a 1-channel camera's
+        first channel, repeated) at its role's input size (antialiased bilinear) if it has more pixels.
+
+        The role's size rule applies to the image's actual size, which in training may differ from the
+        config's (a fine-tune at another resolution, a Resize transform); such a size must still fill
+        the role's grid, or the camera is refused naming the smallest size that does.
+        """
+        if self.config.image_features[camera].shape[0] == 1:
+            image = image[:, :1].expand(-1, 3, -1, -1)
+        actual = tuple(image.shape[-2:])
         size = self.backbone_input_sizes[camera]
-        if tuple(image.shape[-2:]) == size:
+        if actual != tuple(self.config.image_features[camera].shape[1:]):
+            role = self.config.camera_roles[camera]
+            size = backbone_input_size(actual, self.config.role_image_sizes.get(role))
+            validate_grids_fit_images(
+                {camera: role},
+                {camera: size},
+                self.config.role_grids,
+                backbone_stride(self.config.replace_final_stride_with_dilation),
+                [camera] if size != actual else [],
+            )
+        if actual == size:
             return image
         return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
@@ -232,6 +257,8 @@ class HeteroACTPolicy(ACTPolicy):
         # this runs the same steps with HeteroACT instead.
         PreTrainedPolicy.__init__(self, config)
         config.validate_features()
+        if (dataset_stats := kwargs.get("dataset_stats")) is not None:  # lerobot-train's make_policy
+            check_camera_stats(config, dataset_stats)
         self.config = config
         self.model = HeteroACT(config)
         if config.temporal_ensemble_coeff is not None:

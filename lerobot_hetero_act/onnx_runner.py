@@ -35,6 +35,7 @@ from torch import Tensor
 from .camera_roles import CAMERA_KEY_PREFIX
 from .export import OUTPUT_NAME, POLICY_TYPE, ExportError, onnx_session, read_policy_type
 from .input_checks import ObservationError
+from .processor_hetero_act import ensure_observation_check
 
 
 class HeteroACTOnnxRunner:
@@ -44,8 +45,15 @@ class HeteroACTOnnxRunner:
         onnx_path: the file written by `python -m lerobot_hetero_act.export`.
         policy_path: the checkpoint it was exported from (pretrained_model folder or Hub id); its
             config (chunk and queue sizes) and processors are loaded from there.
-        n_action_steps: actions used from each chunk by `select_action` (default: the config's).
+        n_action_steps: actions used from each chunk by `select_action` (default: the config's); at
+            most the chunk size.
         threads: onnxruntime intra-op threads (default: onnxruntime's choice).
+
+    Raises:
+        ExportError: `policy_path` is not a hetero_act checkpoint.
+        ValueError: `n_action_steps` is larger than the chunk the graph predicts.
+        ObservationError (from the calls): an observation the policy would refuse -- the checkpoint's
+            preprocessor runs the same observation check as `select_action`, on the raw observation.
     """
 
     def __init__(
@@ -62,6 +70,11 @@ class HeteroACTOnnxRunner:
             )
         self.config = PreTrainedConfig.from_pretrained(policy_path)
         self.config.device = "cpu"
+        if n_action_steps is not None and not 1 <= n_action_steps <= self.config.chunk_size:
+            raise ValueError(
+                f"n_action_steps={n_action_steps}: each chunk holds {self.config.chunk_size} actions "
+                f"(chunk_size of {policy_path}), so use 1..{self.config.chunk_size}."
+            )
         device = {"device": "cpu"}
         self.preprocessor, self.postprocessor = make_pre_post_processors(
             self.config,
@@ -69,6 +82,7 @@ class HeteroACTOnnxRunner:
             preprocessor_overrides={"device_processor": device},
             postprocessor_overrides={"device_processor": device},
         )
+        ensure_observation_check(self.preprocessor, self.config)
         self.session = onnx_session(onnx_path, threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.cameras = [n for n in self.input_names if n.startswith(CAMERA_KEY_PREFIX)]

@@ -117,23 +117,28 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             proc.wait()
 
 
-def policy_instructions(policy_type: str, path: Path) -> services_pb2.PolicySetup:
-    hw = {motor: float for motor in MOTORS} | {name: (h, w, 3) for name, (h, w) in CAMERAS.items()}
+def policy_instructions(
+    policy_type: str, path: Path, cameras: dict[str, tuple[int, int]] = CAMERAS, rename_map=None
+) -> services_pb2.PolicySetup:
+    hw = {motor: float for motor in MOTORS} | {name: (h, w, 3) for name, (h, w) in cameras.items()}
     features = hw_to_dataset_features(hw, "observation")
-    spec = RemotePolicyConfig(policy_type, str(path), features, actions_per_chunk=CHUNK, device="cpu")
+    spec = RemotePolicyConfig(
+        policy_type, str(path), features, actions_per_chunk=CHUNK, device="cpu", rename_map=rename_map or {}
+    )
     return services_pb2.PolicySetup(data=pickle.dumps(spec))
 
 
-def observation(timestep: int) -> TimedObservation:
+def observation(timestep: int, cameras: dict[str, tuple[int, int]] = CAMERAS) -> TimedObservation:
     """A robot's raw observation: one float per motor, HxWx3 uint8 camera frames."""
     rng = np.random.default_rng(timestep)
     raw = {motor: float(rng.normal()) for motor in MOTORS}
-    raw |= {name: rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for name, (h, w) in CAMERAS.items()}
+    raw |= {name: rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for name, (h, w) in cameras.items()}
     return TimedObservation(timestamp=time.time(), timestep=timestep, observation=raw, must_go=True)
 
 
-def get_chunk(stub, timestep: int) -> list[TimedAction]:
-    stub.SendObservations(send_bytes_in_chunks(pickle.dumps(observation(timestep)), services_pb2.Observation))
+def get_chunk(stub, timestep: int, obs: TimedObservation | None = None) -> list[TimedAction]:
+    obs = obs or observation(timestep)
+    stub.SendObservations(send_bytes_in_chunks(pickle.dumps(obs), services_pb2.Observation))
     reply = stub.GetActions(services_pb2.Empty(), timeout=120)
     assert reply.data, "GetActions returned Empty (no action chunk)"
     return pickle.loads(reply.data)
@@ -162,3 +167,54 @@ def test_loopback_serves_hetero_act_and_survives_an_unknown_policy_type(server, 
     assert (actions - 100.0).abs().max() < 50  # un-normalised by the checkpoint's postprocessor
     log = log_path.read_text()
     assert f"PolicyServer started on 127.0.0.1:{address.rsplit(':', 1)[1]}" in log
+
+
+# A robot whose cameras are named otherwise than the policy's (top, left_wrist).
+ROBOT_CAMERAS = {"front": CAMERAS["top"], "wrist": CAMERAS["left_wrist"]}
+ROBOT_TO_POLICY = {
+    "observation.images.front": "observation.images.top",
+    "observation.images.wrist": "observation.images.left_wrist",
+}
+
+
+def test_mismatched_cameras_are_refused_at_policy_instructions_and_a_rename_map_fixes_them(
+    server, checkpoint
+):
+    """LeRobot's server accepts such instructions, then logs a bare KeyError on the first observation and
+    replies empty forever: the robot silently gets no actions."""
+    address, log_path = server
+    with grpc.insecure_channel(address) as channel:
+        stub = services_pb2_grpc.AsyncInferenceStub(channel)
+        stub.Ready(services_pb2.Empty(), timeout=30)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.SendPolicyInstructions(
+                policy_instructions("hetero_act", checkpoint, ROBOT_CAMERAS), timeout=60
+            )
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        details = refused.value.details()
+        assert "observation.images.top" in details and "observation.images.front" in details
+        assert "rename_map" in details
+
+        # The server goes on serving; with the client's rename map the same robot gets actions.
+        stub.Ready(services_pb2.Empty(), timeout=30)
+        setup = policy_instructions("hetero_act", checkpoint, ROBOT_CAMERAS, rename_map=ROBOT_TO_POLICY)
+        stub.SendPolicyInstructions(setup, timeout=180)
+        chunk = get_chunk(stub, timestep=0, obs=observation(0, ROBOT_CAMERAS))
+    assert len(chunk) == CHUNK, log_tail(log_path.read_text())
+
+
+def test_a_bad_observation_is_an_error_reply_not_an_empty_one(server, checkpoint):
+    address, log_path = server
+    with grpc.insecure_channel(address) as channel:
+        stub = services_pb2_grpc.AsyncInferenceStub(channel)
+        stub.Ready(services_pb2.Empty(), timeout=30)
+        stub.SendPolicyInstructions(policy_instructions("hetero_act", checkpoint), timeout=180)
+        bad = observation(1)
+        bad.observation[MOTORS[3]] = float("nan")
+        stub.SendObservations(send_bytes_in_chunks(pickle.dumps(bad), services_pb2.Observation))
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetActions(services_pb2.Empty(), timeout=120)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, log_tail(log_path.read_text())
+        assert "'observation.state' contains 1 NaN/inf" in refused.value.details()
+        # ... and the next good observation is served.
+        assert len(get_chunk(stub, timestep=2)) == CHUNK

@@ -233,3 +233,26 @@ def test_cli_fails_when_onnxruntime_differs_beyond_tolerance(monkeypatch, export
     assert code == 1
     err = capsys.readouterr().err
     assert "differs from PyTorch by 0.003 > 0.0001" in err and str(output) in err
+
+
+def test_runner_checks_the_raw_observation_like_select_action(exported):
+    """The runner's preprocessor carries the observation check: an extra camera, a wrong state size and
+    a grayscale frame are ObservationErrors naming the key, never a silent action or a bare size error."""
+    checkpoint, output, _ = exported
+    runner = HeteroACTOnnxRunner(output, checkpoint)
+    obs = raw_observation(1, 0)
+    with pytest.raises(ObservationError, match=r"'observation\.images\.angle'.*not trained with"):
+        runner.select_action({**obs, "observation.images.angle": torch.rand(1, 3, 96, 128)})
+    with pytest.raises(
+        ObservationError, match=r"'observation\.state': expected shape \(batch, 14\), got \(1, 13\)"
+    ):
+        runner.predict_action_chunk({**obs, "observation.state": torch.zeros(1, STATE_DIM - 1)})
+    with pytest.raises(ObservationError, match=r"'observation\.images\.top'.*expected 3 channels.*grayscale"):
+        runner.predict_action_chunk({**obs, "observation.images.top": torch.rand(1, 1, 96, 128)})
+
+
+def test_runner_refuses_more_action_steps_than_the_chunk_holds(exported):
+    checkpoint, output, _ = exported
+    with pytest.raises(ValueError, match=rf"n_action_steps={CHUNK + 1}: each chunk holds {CHUNK} actions"):
+        HeteroACTOnnxRunner(output, checkpoint, n_action_steps=CHUNK + 1)
+    assert HeteroACTOnnxRunner(output, checkpoint, n_action_steps=CHUNK).n_action_steps == CHUNK
