@@ -195,6 +195,17 @@ def test_mismatched_cameras_are_refused_at_policy_instructions_and_a_rename_map_
         assert "observation.images.top" in details and "observation.images.front" in details
         assert "rename_map" in details
 
+        hw13 = {motor: float for motor in MOTORS[:-1]} | {n: (h, w, 3) for n, (h, w) in CAMERAS.items()}
+        spec = RemotePolicyConfig(
+            "hetero_act", str(checkpoint), hw_to_dataset_features(hw13, "observation"), CHUNK, "cpu"
+        )
+        with pytest.raises(grpc.RpcError) as short_state:
+            stub.SendPolicyInstructions(services_pb2.PolicySetup(data=pickle.dumps(spec)), timeout=60)
+        assert (
+            "the robot's state has 13 values, the policy's observation.state 14"
+            in short_state.value.details()
+        )
+
         # The server goes on serving; with the client's rename map the same robot gets actions.
         stub.Ready(services_pb2.Empty(), timeout=30)
         setup = policy_instructions("hetero_act", checkpoint, ROBOT_CAMERAS, rename_map=ROBOT_TO_POLICY)
