@@ -60,7 +60,9 @@ def test_without_discovery_the_type_is_unknown():
     assert out.returncode != 0 and "hetero_act" in out.stderr
 
 
-def test_processors_follow_acts_normalisation_contract():
+def test_processors_follow_acts_normalisation_contract_plus_one_observation_check():
+    """ACT's steps in ACT's order, with only the observation check added (before the normaliser); a
+    valid observation comes out exactly as ACT's pipeline gives it."""
     stats = {
         "observation.state": {"mean": torch.full((14,), 1.0), "std": torch.full((14,), 2.0)},
         "action": {"mean": torch.full((14,), -1.0), "std": torch.full((14,), 0.5)},
@@ -72,7 +74,11 @@ def test_processors_follow_acts_normalisation_contract():
         }
     hetero_pre, hetero_post = make_pre_post_processors(make_config(), dataset_stats=stats)
     act_pre, act_post = make_pre_post_processors(make_config(config_cls=ACTConfig), dataset_stats=stats)
-    assert [type(s).__name__ for s in hetero_pre.steps] == [type(s).__name__ for s in act_pre.steps]
+    hetero_steps = [type(s).__name__ for s in hetero_pre.steps]
+    assert [n for n in hetero_steps if n != "ObservationCheckProcessorStep"] == [
+        type(s).__name__ for s in act_pre.steps
+    ]
+    assert hetero_steps.index("ObservationCheckProcessorStep") < hetero_steps.index("NormalizerProcessorStep")
     assert [type(s).__name__ for s in hetero_post.steps] == [type(s).__name__ for s in act_post.steps]
 
     obs = observation(make_batch(batch_size=1, with_action=False))
