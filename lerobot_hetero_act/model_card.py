@@ -196,8 +196,6 @@ def hetero_act_model_card(
         train_config: a train_config.json's content, for pushes of an existing folder (no cfg).
         validate: check the card's metadata locally, and with the Hub's validator when online.
     """
-    from lerobot.policies.pretrained import _build_card_context
-
     repo_id = repo_id or getattr(config, "repo_id", None)
     card_data = ModelCardData(
         license=license or getattr(config, "license", None) or "apache-2.0",
@@ -207,7 +205,7 @@ def hetero_act_model_card(
         model_name="hetero_act",
         datasets=dataset_repo_id,
     )
-    context = _build_card_context(cfg, dataset_meta, config.input_features, config.output_features)
+    context = card_context_builder()(cfg, dataset_meta, config.input_features, config.output_features)
     if context["training"] is None and train_config is not None:
         context["training"] = _training_from_train_config(train_config)
     if not context["cameras"]:
@@ -230,6 +228,53 @@ def hetero_act_model_card(
     if validate:
         validate_card(card)
     return card
+
+
+def card_context_builder():
+    """LeRobot's card-context function: public in `lerobot.common.train_utils` on LeRobot's main
+    branch, private in `lerobot.policies.pretrained` in 0.6.1 (same signature)."""
+    try:
+        from lerobot.common.train_utils import build_card_context
+    except ImportError:
+        from lerobot.policies.pretrained import _build_card_context as build_card_context
+    return build_card_context
+
+
+def use_hetero_act_card_when_publishing() -> None:
+    """Give hetero_act checkpoints this card where LeRobot's main branch publishes them.
+
+    LeRobot 0.6.1 asks the policy for its card (`PreTrainedPolicy.generate_model_card`, which
+    HeteroACTPolicy overrides). LeRobot's main branch publishes through
+    `lerobot.common.train_utils.publish_trained_model`, which calls that module's own
+    `generate_model_card(model_cfg, cfg, dataset_meta)` and never asks the policy; there is no other
+    seam, so that function is wrapped here: hetero_act configs get this card, every other type
+    LeRobot's. On 0.6.1 (no `publish_trained_model`) nothing changes.
+    """
+    try:
+        from lerobot.common import train_utils
+    except ImportError:
+        return
+    original = getattr(train_utils, "generate_model_card", None)
+    if not hasattr(train_utils, "publish_trained_model") or original is None:
+        return
+    if getattr(original, "serves_hetero_act", False):
+        return
+
+    def generate_model_card(model_cfg, cfg=None, dataset_meta=None):
+        if getattr(model_cfg, "type", None) != "hetero_act":
+            return original(model_cfg, cfg=cfg, dataset_meta=dataset_meta)
+        dataset = getattr(cfg, "dataset", None)
+        return hetero_act_model_card(
+            model_cfg,
+            getattr(dataset, "repo_id", None),
+            license=getattr(model_cfg, "license", None),
+            tags=getattr(model_cfg, "tags", None),
+            cfg=cfg,
+            dataset_meta=dataset_meta,
+        )
+
+    generate_model_card.serves_hetero_act = True
+    train_utils.generate_model_card = generate_model_card
 
 
 def validate_card(card: ModelCard) -> None:

@@ -42,7 +42,7 @@ from .checkpoint_checks import check_state_dict_fits, checked_from_pretrained, s
 from .configuration_hetero_act import HeteroACTConfig
 from .hetero_camera_fusion import HeterogeneousCameraFusion
 from .input_checks import check_camera_stats, check_observation
-from .model_card import hetero_act_model_card
+from .model_card import hetero_act_model_card, use_hetero_act_card_when_publishing
 
 # from_pretrained's keyword arguments that say where and how to fetch a Hub checkpoint's files.
 HUB_KWARGS = (
@@ -375,3 +375,6 @@ class HeteroACTPolicy(ACTPolicy):
         total = gate.sum(dim=0).cpu()
         self._gate_sum = total if self._gate_sum is None else self._gate_sum + total
         self._gate_count += gate.shape[0]
+
+
+use_hetero_act_card_when_publishing()  # LeRobot main's publish_trained_model (no-op on 0.6.1)

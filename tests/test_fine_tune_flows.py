@@ -6,7 +6,6 @@ under the dataset's names and the renamed cameras would never be normalised."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from lerobot.policies.factory import make_pre_post_processors
 from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.policies.factory import make_pre_post_processors
 from policy_factory import ALOHA_ROLES, STATE_DIM, make_batch, make_config, make_policy, observation
 
 from lerobot_hetero_act.camera_roles import CameraRoleError

@@ -115,7 +115,8 @@ def test_two_process_ddp_training_writes_loadable_checkpoint(tmp_path: Path) -> 
 
     checkpoint = output_dir / "checkpoints" / "000003"
     step_info = json.loads((checkpoint / "training_state" / "training_step.json").read_text())
-    assert step_info == {"step": 3, "num_processes": 2, "batch_size": 2}
+    assert (step_info["step"], step_info["batch_size"]) == (3, 2)
+    assert step_info.get("num_processes", step_info.get("dp_world_size")) == 2  # 0.6.1 / LeRobot main
     pretrained = checkpoint / "pretrained_model"
     policy = HeteroACTPolicy.from_pretrained(pretrained)
     assert policy.config.camera_roles == {
