@@ -343,7 +343,7 @@ def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     return rows
 
 
-def screening_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
+def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_root: Path) -> list[str]:
     """Each recipe against its base model on the same training seeds (scores as above)."""
     if not protocol.recipes:
         return []
@@ -380,7 +380,14 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[st
         verdicts.append(
             f"- `{name}` ({recipe['levers']}): mean gain over shared seeds {measured or '–'}: **{verdict}**."
         )
-    return [*rows, "", *verdicts, ""]
+    four_x = sorted(p.name for p in results_root.glob(f"{protocol.name}*_4x_samples") if p.is_dir())
+    gpu = (
+        f"4× samples (batch 32 × {protocol.steps} steps): results in {', '.join(four_x)}."
+        if four_x
+        else "4× samples (batch 32 × the same steps, on a lent GPU): not measured; no GPU has been lent "
+        "to a session since the point was asked for, and CPU cannot reach it in a session."
+    )
+    return [*rows, "", *verdicts, "", gpu, ""]
 
 
 def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
@@ -522,7 +529,7 @@ def view_gate_rows(runs: list[RunResult]) -> list[str]:
 
 
 def render_section(
-    protocol: LearningProtocol, runs: list[RunResult], figure_paths: list[Path], doc: Path
+    protocol: LearningProtocol, runs: list[RunResult], figure_paths: list[Path], doc: Path, results_root: Path
 ) -> str:
     stage_names = get_task(protocol.task).reward_stages
     lines = [
@@ -552,7 +559,7 @@ def render_section(
     for path in figure_paths:
         lines.append(f"![{path.stem}]({path.relative_to(doc.parent).as_posix()})")
     lines += ["", "### Targets", "", *target_rows(protocol, runs), ""]
-    lines += [*seed_rows(protocol, runs), *screening_rows(protocol, runs)]
+    lines += [*seed_rows(protocol, runs), *screening_rows(protocol, runs, results_root)]
     lines += [
         "### Every evaluated checkpoint",
         "",
@@ -586,7 +593,7 @@ def write_learning_report(protocol: LearningProtocol, results: Path, doc: Path) 
     """Regenerate the figures and the learning section of `doc`; returns `doc`."""
     runs = load_runs(protocol, results)
     figures = plot_curves(protocol, runs, doc.parent / "figures")
-    section = render_section(protocol, runs, figures, doc)
+    section = render_section(protocol, runs, figures, doc, results.parent)
     begin = LEARNING_BEGIN.replace("begin", f"begin {protocol.name}")
     end = LEARNING_END.replace("end", f"end {protocol.name}")
     splice_section(doc, section.replace(LEARNING_BEGIN, begin).replace(LEARNING_END, end), begin, end)
