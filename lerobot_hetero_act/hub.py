@@ -1,8 +1,8 @@
 """Pushing an existing hetero_act `pretrained_model/` folder to the Hugging Face Hub.
 
-`lerobot-train --policy.push_to_hub=true` pushes at the end of training (LeRobot's
-`push_model_to_hub`, with this package's card). For a run trained without pushing, or an
-intermediate checkpoint, `push_pretrained_dir` checks the folder, stages the same files plus a
+`lerobot-train --policy.push_to_hub=true` pushes at the end of training (LeRobot 0.6.1's
+`push_model_to_hub`, LeRobot main's `publish_trained_model`; with this package's card on both). For
+a run trained without pushing, or an intermediate checkpoint, `push_pretrained_dir` checks the folder, stages the same files plus a
 generated card, and uploads them in one commit with `HfApi.upload_folder` (scripts/push_to_hub.py).
 """
 
@@ -20,7 +20,7 @@ from .checkpoint_checks import TRAIN_CONFIG_FILE, CheckpointError, read_json_fil
 from .model_card import hetero_act_model_card
 
 CARD_FILE = "README.md"
-# The files LeRobot's push_model_to_hub uploads (weights, configs, processors, card).
+# The files LeRobot's training push uploads (weights, configs, processors, card).
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.yaml", "*.md"]
 IGNORE_PATTERNS = ["*.tmp", "*.log"]
 

@@ -8,7 +8,9 @@ inference), that the plugin must be installed, and how to evaluate it. And its
 
 `hetero_act_model_card` renders LeRobot's own template (so the inputs/outputs, dataset and training
 tables stay LeRobot's) and inserts a hetero_act section; `HeteroACTPolicy.generate_model_card` calls
-it, which `lerobot-train --policy.push_to_hub=true` uses, and so does `hub.push_pretrained_dir`.
+it, which `lerobot-train --policy.push_to_hub=true` uses on LeRobot 0.6.1, and so does
+`hub.push_pretrained_dir`; on LeRobot's main branch `use_hetero_act_card_when_publishing` routes
+`publish_trained_model`'s card to it.
 """
 
 from __future__ import annotations
