@@ -82,19 +82,30 @@ def write_tiny_dataset(
     seed: int = 0,
     use_videos: bool = False,
     repo_id: str = "local/tiny_multicam",
+    depth_cameras: dict[str, tuple[int, int]] | None = None,
 ) -> Path:
     """Write a tiny v3 LeRobotDataset at `root` (which must not exist yet) and return its path.
 
     Args:
         cameras: camera short name -> (height, width); keys become `observation.images.<name>`.
         use_videos: store cameras as MP4 (PyAV encoding) instead of embedded PNG images.
+        depth_cameras: more cameras, each a 1-channel uint16 image (LeRobot's single-channel type,
+            stored as PNG): the square's mask in millimetres.
     """
+    depth_cameras = depth_cameras or {}
     root = Path(root)
     rng = np.random.default_rng(seed)
+    features = _features(cameras, state_dim, action_dim, use_videos)
+    for name, (height, width) in depth_cameras.items():
+        features[camera_key(name)] = {
+            "dtype": "image",
+            "shape": (height, width, 1),
+            "names": ["height", "width", "channels"],
+        }
     dataset = LeRobotDataset.create(
         repo_id=repo_id,
         fps=fps,
-        features=_features(cameras, state_dim, action_dim, use_videos),
+        features=features,
         root=root,
         robot_type="synthetic",
         use_videos=use_videos,
@@ -114,6 +125,9 @@ def write_tiny_dataset(
             for index, (name, (height, width)) in enumerate(cameras.items()):
                 colour = CAMERA_COLOURS[index % len(CAMERA_COLOURS)]
                 frame[camera_key(name)] = render_square(state, height, width, colour, index)
+            for index, (name, (height, width)) in enumerate(depth_cameras.items(), start=len(cameras)):
+                mask = render_square(state, height, width, (255, 255, 255), index)[..., :1] > 0
+                frame[camera_key(name)] = (mask * 800).astype(np.uint16)
             dataset.add_frame(frame)
         dataset.save_episode()
     dataset.finalize()

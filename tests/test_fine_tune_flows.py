@@ -1,5 +1,6 @@
-"""Fine-tuning a hetero_act checkpoint with the real lerobot-train onto another dataset: at another
-image resolution it trains (the role resize applies to the actual frames, as for LeRobot's ACT); with
+"""Training flows with the real lerobot-train that ACT accepts and hetero_act must too. A 1-channel
+depth camera (uint16, LeRobot's single-channel type) beside an RGB one trains. Fine-tuning a hetero_act
+checkpoint onto another dataset: at another image resolution it trains (the role resize applies to the actual frames, as for LeRobot's ACT); with
 --rename_map onto other camera names it stops before training, since LeRobot keeps the statistics
 under the dataset's names and the renamed cameras would never be normalised."""
 
@@ -96,3 +97,36 @@ def test_fine_tuning_with_a_rename_map_stops_before_training_unnormalised_camera
     assert result.returncode != 0, log_tail(log)
     assert "have no normalisation statistics" in log and "--rename_map" in log, log_tail(log)
     assert not (tmp_path / "run/checkpoints").exists()
+
+
+def test_a_depth_camera_beside_an_rgb_camera_trains_and_reloads(tmp_path: Path):
+    """LeRobot decodes the depth frames with 1 channel but computes 3-channel statistics, so its
+    normaliser hands the policy 3 equal channels: the declared 1-channel camera accepts both."""
+    dataset = write_tiny_dataset(
+        tmp_path / "depth",
+        {"top": (64, 64)},
+        1,
+        12,
+        10,
+        repo_id="local/depth",
+        depth_cameras={"depth": (64, 64)},
+    )
+    out = tmp_path / "run"
+    run_cli(
+        "lerobot-train",
+        [
+            *tiny_policy_args(camera_roles='{"top": "global_overview", "depth": "wrist_detail"}'),
+            "--dataset.repo_id=local/depth",
+            f"--dataset.root={dataset}",
+            f"--output_dir={out}",
+            "--steps=2",
+            "--save_freq=2",
+            *TRAIN_FLAGS,
+        ],
+        cwd=tmp_path,
+        log_path=tmp_path / "train.log",
+    )
+    from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
+
+    policy = HeteroACTPolicy.from_pretrained(out / "checkpoints/last/pretrained_model")
+    assert policy.config.image_features["observation.images.depth"].shape == (1, 64, 64)
