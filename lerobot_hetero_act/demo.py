@@ -91,6 +91,8 @@ class DemoConfig:
             default_model=model,
             baseline_model=model,  # one model: nothing to compare with
             within_noise_of={},
+            recipes={},
+            scored_steps=[],
         )
         protocol.check()
         return protocol
