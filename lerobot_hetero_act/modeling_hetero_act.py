@@ -57,17 +57,8 @@ HUB_KWARGS = (
 # True while from_pretrained builds the policy: the checkpoint's weights replace any init_from_act.
 _LOADING_CHECKPOINT: ContextVar[bool] = ContextVar("hetero_act_loading_checkpoint", default=False)
 # Start of the log line `reset()` writes with an episode's mean view-gate weight per camera; the
-# learning benchmark reads these lines back from lerobot-eval's output.
+# learning benchmark (scripts/bench/learning.py) reads these lines back from lerobot-eval's output.
 VIEW_GATE_LOG_PREFIX = "hetero_act view gate, episode mean:"
-
-
-def parse_view_gate_log_line(line: str) -> dict[str, float] | None:
-    """Camera -> mean gate weight from one of `reset()`'s view-gate lines; None for any other line."""
-    _, found, rest = line.partition(VIEW_GATE_LOG_PREFIX)
-    if not found:
-        return None
-    pairs = (item.strip().split("=") for item in rest.split(","))
-    return {name: float(value) for name, value in pairs}
 
 
 def _config_without_cameras(config: HeteroACTConfig) -> HeteroACTConfig:

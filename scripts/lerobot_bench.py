@@ -5,7 +5,7 @@
     python scripts/lerobot_bench.py eval  <lerobot-eval flags>
 
 The learning benchmark runs its ACT baseline with hetero_act's recipe levers as
-`--policy.type=act_backbone_norm` (scripts/benchmark_policies); LeRobot only knows that type once
+`--policy.type=act_backbone_norm` (scripts/bench/policies); LeRobot only knows that type once
 the package is imported, so this imports it and then hands the flags to LeRobot's unmodified main().
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-import benchmark_policies  # noqa: F401  (registers policy.type=act_backbone_norm)
+import bench.policies  # noqa: F401  (registers policy.type=act_backbone_norm)
 
 ENTRY_POINTS = {"train": "lerobot.scripts.lerobot_train", "eval": "lerobot.scripts.lerobot_eval"}
 

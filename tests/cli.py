@@ -1,5 +1,5 @@
 """One way for the tests to run a command line: offline (the environment of
-lerobot_hetero_act.offline_run, the one the demo and the benchmarks use), logged to a file, and on
+bench.offline_run, the one the demo and the benchmarks use), logged to a file, and on
 failure an assertion that shows the log's tail without torchcodec's long (harmless) loading traceback.
 Also the tiny-policy `lerobot-train` flags every CLI test trains with."""
 
@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.offline_run import offline_env
 from policy_factory import TINY, TINY_ROLE_GRIDS, role_grids_arg
-
-from lerobot_hetero_act.offline_run import offline_env
 
 BIN_DIR = Path(sys.executable).parent  # the venv's bin dir (not resolved: keep the venv's symlink)
 

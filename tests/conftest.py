@@ -1,7 +1,8 @@
 """Fixtures shared by the test modules: a saved tiny pretrained_model folder and a Hub cache layout.
 
 Helper modules of this folder (policy_factory, dataset_factory, cli, eval_actions) are imported by
-bare name: pytest puts this folder on sys.path because it holds this conftest.py.
+bare name: pytest puts this folder on sys.path because it holds this conftest.py. The research
+harness, which is not installed with the plugin, is imported as `bench` from scripts/ (added here).
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the `bench` package
 
 import pytest
 import torch

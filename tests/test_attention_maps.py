@@ -1,4 +1,4 @@
-"""`scripts/attention_maps.py` (over lerobot_hetero_act.attention_maps) on tiny checkpoints trained for 2 steps on a real LeRobotDataset.
+"""`scripts/attention_maps.py` (over bench.attention_maps) on tiny checkpoints trained for 2 steps on a real LeRobotDataset.
 
 The checkpoints are trained in-process (real HeteroACTPolicy, real ACT processors fitted to the
 dataset's stats, 2 AdamW steps) and saved exactly as lerobot-train saves them (policy + pre/post-

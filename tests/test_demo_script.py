@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from lerobot_hetero_act.benchmarks.learning import BenchmarkPaths, TrainTimeline
-from lerobot_hetero_act.demo import DemoConfig, write_report
+from bench.demo import DemoConfig, write_report
+from bench.learning import BenchmarkPaths, TrainTimeline
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench.learning import DEFAULT_PROTOCOL, LearningProtocol
+from bench.offline_run import REPO
 from cli import run_logged, tiny_policy_args
 from conftest import ALOHA_CAMERAS_REPO_ID
 from lerobot.policies.act.configuration_act import ACTConfig
@@ -17,13 +19,11 @@ from policy_factory import make_batch, make_config, make_policy, observation
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from lerobot_hetero_act.benchmarks.learning import DEFAULT_PROTOCOL, LearningProtocol
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
-from lerobot_hetero_act.offline_run import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
-from benchmark_policies.configuration_act_backbone_norm import ACTBackboneNormConfig
-from benchmark_policies.modeling_act_backbone_norm import ACTBackboneNormPolicy
+from bench.policies.configuration_act_backbone_norm import ACTBackboneNormConfig
+from bench.policies.modeling_act_backbone_norm import ACTBackboneNormPolicy
 
 
 def norm_layers(module: nn.Module) -> set[type]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench.heldout import heldout_l1
 from conftest import SMALL_CAMERAS
 from dataset_factory import write_tiny_dataset
 from lerobot.configs.policies import PreTrainedConfig
@@ -14,7 +15,6 @@ from lerobot.datasets.factory import resolve_delta_timestamps
 from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
 from lerobot.policies.factory import make_pre_post_processors
 
-from lerobot_hetero_act.benchmarks.heldout import heldout_l1
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 REPO_ID = "local/tiny_heldout"

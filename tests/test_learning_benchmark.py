@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from lerobot_hetero_act.benchmarks.learning import (
+from bench.learning import (
     DEFAULT_PROTOCOL,
     LOG_LINE,
     BenchmarkPaths,
@@ -21,13 +20,14 @@ from lerobot_hetero_act.benchmarks.learning import (
     train_command,
     view_gate_summary,
 )
-from lerobot_hetero_act.benchmarks.learning_report import write_learning_report
-from lerobot_hetero_act.benchmarks.stats import (
+from bench.learning_report import write_learning_report
+from bench.stats import (
     difference_interval,
     paired_difference_interval,
     stage_rates,
     wilson_interval,
 )
+
 from lerobot_hetero_act.camera_roles import DEFAULT_ROLE_IMAGE_SIZES
 
 REPO = Path(__file__).resolve().parents[1]

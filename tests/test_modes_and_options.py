@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import torch
+from bench.learning import parse_view_gate_log_line
 from policy_factory import (
     ALOHA_CAMERAS,
     ALOHA_ROLES,
@@ -21,7 +22,7 @@ from policy_factory import (
 
 from lerobot_hetero_act.camera_roles import camera_short_name
 from lerobot_hetero_act.input_checks import ObservationError
-from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy, parse_view_gate_log_line
+from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 
 def backward_once(policy, batch):

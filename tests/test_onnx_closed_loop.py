@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from lerobot_hetero_act.onnx_closed_loop import SECTION_BEGIN, SECTION_END, main
+from bench.onnx_closed_loop import SECTION_BEGIN, SECTION_END, main
 
 pytestmark = pytest.mark.sim
 

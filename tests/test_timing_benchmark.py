@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench.timing_report import TIMING_BEGIN, TIMING_END, write_section
 from cli import run_logged
 
-from lerobot_hetero_act.benchmarks.timing_report import TIMING_BEGIN, TIMING_END, write_section
 from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES
 
 REPO = Path(__file__).resolve().parents[1]

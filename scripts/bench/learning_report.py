@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sim.task_spec import get_task
+from lerobot_hetero_act.sim.task_spec import get_task
+
 from .doc_sections import splice_section
 from .learning import LearningProtocol, TrainTimeline
 from .stats import difference_interval, paired_difference_interval, stage_rates, wilson_interval

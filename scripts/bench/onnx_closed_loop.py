@@ -1,6 +1,6 @@
 """The same checkpoint in closed loop through PyTorch and through onnxruntime, on the same seeds.
 
-    python -m lerobot_hetero_act.onnx_closed_loop --policy-path <pretrained_model> \
+    python scripts/onnx_closed_loop.py --policy-path <pretrained_model> \
         --task transfer_cube --episodes 10 --seed 100000 --json onnx_closed_loop.json \
         --doc docs/benchmarks.md
 
@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .benchmarks.doc_sections import splice_section
-from .export import export_onnx, load_policy
-from .onnx_runner import HeteroACTOnnxRunner
-from .sim.policy_rollout import Episode, make_policy_env, run_episode
+from lerobot_hetero_act.export import export_onnx, load_policy
+from lerobot_hetero_act.onnx_runner import HeteroACTOnnxRunner
+
+from .doc_sections import splice_section
+from .policy_rollout import Episode, make_policy_env, run_episode
 
 SECTION_BEGIN = "<!-- onnx-closed-loop:begin -->"
 SECTION_END = "<!-- onnx-closed-loop:end -->"
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps(result, indent=1))
     if args.doc:
         command = shlex.join(
-            ["python", "-m", "lerobot_hetero_act.onnx_closed_loop", *(sys.argv[1:] if argv is None else argv)]
+            ["python", "scripts/onnx_closed_loop.py", *(sys.argv[1:] if argv is None else argv)]
         )
         splice_section(args.doc, render_section(result, command), SECTION_BEGIN, SECTION_END)
 

@@ -20,10 +20,13 @@ Learning quality is not measured here: see `benchmarks/learning.py` (closed-loop
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import json
 import os
 import re
 import resource
+import shlex
 import statistics
 import sys
 import tempfile
@@ -33,10 +36,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..camera_roles import DEFAULT_ROLE_GRIDS, camera_key, camera_short_name, default_role_image_sizes
-from ..offline_run import run_logged
-from ..sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS
-from ..sim.features import STATE_DIM
+from lerobot_hetero_act.camera_roles import (
+    DEFAULT_ROLE_GRIDS,
+    camera_key,
+    camera_short_name,
+    default_role_image_sizes,
+)
+from lerobot_hetero_act.sim.cameras import ALOHA_CAMERA_ROLES, DEFAULT_CAMERAS, parse_image_size
+from lerobot_hetero_act.sim.features import STATE_DIM
+
+from .offline_run import REPO, run_logged
+from .timing_report import render_section, write_section
 
 ACTION_DIM = STATE_DIM  # ALOHA: absolute targets for the state's 14 joints
 # model name -> config overrides; "type" picks LeRobot's ACT or hetero_act.
@@ -110,8 +120,8 @@ def build_policy(spec: dict[str, Any]):
     from lerobot.policies.act.configuration_act import ACTConfig
     from lerobot.policies.act.modeling_act import ACTPolicy
 
-    from ..configuration_hetero_act import HeteroACTConfig
-    from ..modeling_hetero_act import HeteroACTPolicy
+    from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
+    from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
     overrides = dict(MODELS[spec["model"]])
     is_act = overrides.pop("type") == "act"
@@ -246,7 +256,7 @@ def measure_torch(spec: dict[str, Any]) -> dict[str, Any]:
 
 def export_for_onnx(spec: dict[str, Any]) -> dict[str, Any]:
     """Export the spec's policy (same seed, same weights as its eager row) to spec["onnx_path"]."""
-    from ..export import export_onnx, max_abs_difference
+    from lerobot_hetero_act.export import export_onnx, max_abs_difference
 
     policy = build_policy(spec).eval()
     start = time.perf_counter()
@@ -265,7 +275,7 @@ def measure_onnx(spec: dict[str, Any]) -> dict[str, Any]:
     """Inference per chunk in onnxruntime, batch 1, in a process that holds no PyTorch model."""
     import numpy as np
 
-    from ..export import onnx_session
+    from lerobot_hetero_act.export import onnx_session
 
     session = onnx_session(spec["onnx_path"], threads=spec["threads"])
     rng = np.random.default_rng(0)
@@ -280,7 +290,7 @@ WORKERS = {"torch": measure_torch, "export": export_for_onnx, "onnx": measure_on
 
 
 def worker_main(argv: list[str]) -> None:
-    """`python -m lerobot_hetero_act.benchmarks.timing SPECS.json OUT.json`: measure, write rows."""
+    """`python -m bench.timing SPECS.json OUT.json` (from scripts/): measure, write rows."""
     specs = json.loads(Path(argv[0]).read_text())
     import torch
 
@@ -292,7 +302,13 @@ def run_in_subprocess(specs: list[dict[str, Any]], work: Path, name: str) -> lis
     """Measure `specs` in one fresh interpreter (offline, pinned threads); returns their rows."""
     (work / f"{name}.json").write_text(json.dumps(specs))
     cmd = [sys.executable, "-m", __name__, str(work / f"{name}.json"), str(work / f"{name}.out.json")]
-    run_logged(cmd, work / f"{name}.log", threads=specs[0]["threads"], echo=lambda line: "[timing" in line)
+    run_logged(
+        cmd,
+        work / f"{name}.log",
+        threads=specs[0]["threads"],
+        echo=lambda line: "[timing" in line,
+        cwd=Path(__file__).resolve().parents[1],  # scripts/, where the bench package is importable
+    )
     return json.loads((work / f"{name}.out.json").read_text())
 
 
@@ -360,5 +376,71 @@ def run_timing(plan: TimingPlan) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
+USAGE = """Timing benchmark of hetero_act's token modes against LeRobot's ACT (cost, not learning).
+
+    .venv/bin/python scripts/timing_benchmark.py                # full run, ~20-30 min on 2 CPU cores
+    .venv/bin/python scripts/timing_benchmark.py --render-only  # re-render the doc from the JSON
+    .venv/bin/python scripts/timing_benchmark.py --models act hetero_cell_keys hetero_cell_keys_compiled --no-onnx
+    .venv/bin/python scripts/timing_benchmark.py --quick --json /tmp/t.json --doc /tmp/t.md  # smoke test
+
+Writes the results to `--json` and the section between the timing markers of `--doc`. What is
+measured: see `scripts/bench/timing.py`. Learning quality is measured by
+`scripts/learning_benchmark.py`.
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--json", type=Path, default=REPO / "docs/benchmark_results/timing.json")
+    p.add_argument("--doc", type=Path, default=REPO / "docs/benchmarks.md")
+    p.add_argument("--quick", action="store_true", help="tiny images, dims and grids, 2 repeats, 1 thread")
+    p.add_argument("--render-only", action="store_true", help="only re-render --doc from --json")
+    models_help = "default: all but hetero_cell_keys_compiled (torch.compile: slow, opt-in)"
+    p.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS), help=models_help)
+    p.add_argument("--resolutions", nargs="+", default=["240x320", "480x640"], help="HxW per camera")
+    p.add_argument("--role-grids", type=json.loads, default=None, help="JSON role -> [rows, cols]")
+    p.add_argument("--no-onnx", action="store_true", help="skip the onnxruntime row")
+    p.add_argument("--infer-repeats", type=int, default=20)
+    p.add_argument("--train-repeats", type=int, default=5)
+    p.add_argument("--train-batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--notes-file", type=Path, help="markdown shown under the targets (kept in the JSON)")
+    args = p.parse_args(argv)
+
+    if args.render_only:
+        write_section(args.doc, render_section(json.loads(args.json.read_text())))
+        return
+    if args.quick:
+        if args.resolutions == p.get_default("resolutions"):
+            args.resolutions = ["32x64", "64x96"]
+        args.infer_repeats = args.train_repeats = 2
+        args.train_batch, args.threads = 2, 1
+    resolutions = [parse_image_size(r, "--resolutions") for r in args.resolutions]
+    plan = TimingPlan(
+        models=args.models,
+        resolutions=resolutions,
+        dims=QUICK_DIMS if args.quick else {},
+        role_grids=args.role_grids or (QUICK_ROLE_GRIDS if args.quick else None),
+        **({"role_image_sizes": QUICK_ROLE_IMAGE_SIZES} if args.quick else {}),
+        infer_repeats=args.infer_repeats,
+        train_repeats=args.train_repeats,
+        warmup=1 if args.quick else 2,
+        train_batch=args.train_batch,
+        threads=args.threads,
+        isolate=not args.quick,
+        onnx=not args.no_onnx,
+    )
+    timing = run_timing(plan)
+    timing["command"] = shlex.join([".venv/bin/python", "scripts/timing_benchmark.py", *argv])
+    timing["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if args.notes_file:
+        timing["notes"] = args.notes_file.read_text()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(timing, indent=2) + "\n")
+    write_section(args.doc, render_section(timing))
+    print(f"wrote {args.json} and the timing section of {args.doc}")
+
+
+if __name__ == "__main__":  # a measuring subprocess of run_in_subprocess
     worker_main(sys.argv[1:])

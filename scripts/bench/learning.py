@@ -15,6 +15,7 @@ that already has a summary is not rerun: every command here can be interrupted a
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -25,19 +26,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..modeling_hetero_act import parse_view_gate_log_line
-from ..offline_run import REPO, lerobot_command, run_logged
-from ..sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
-from ..sim.task_spec import get_task
+from lerobot_hetero_act.modeling_hetero_act import VIEW_GATE_LOG_PREFIX
+from lerobot_hetero_act.sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
+from lerobot_hetero_act.sim.task_spec import get_task
+
+from .offline_run import REPO, lerobot_command, run_logged
 
 DEFAULT_PROTOCOL = REPO / "configs/learning_benchmark_transfer_cube.json"
 """The transfer-cube benchmark: the demo's protocol and the image sizes the timing benchmark's
 role-aware row resizes to."""
 CHECKPOINT_LINE = re.compile(r"Checkpoint policy after step (\d+)")
 BENCHMARK_POLICY_TYPES = ("act_backbone_norm",)
-"""Policy types of scripts/benchmark_policies (ACT with the recipe levers), which LeRobot's console
+"""Policy types of scripts/bench/policies (ACT with the recipe levers), which LeRobot's console
 scripts only know when run through scripts/lerobot_bench.py."""
 LOG_LINE = re.compile(r"step:\S+ .*?(?<!\w)loss:([0-9.eE+-]+).*?updt_s:([0-9.]+) data_s:([0-9.]+)")
+
+
+def parse_view_gate_log_line(line: str) -> dict[str, float] | None:
+    """Camera -> mean gate weight from one of the policy's per-episode view-gate lines
+    (`HeteroACTPolicy.reset()`, prefix VIEW_GATE_LOG_PREFIX); None for any other line."""
+    _, found, rest = line.partition(VIEW_GATE_LOG_PREFIX)
+    if not found:
+        return None
+    pairs = (item.strip().split("=") for item in rest.split(","))
+    return {name: float(value) for name, value in pairs}
 
 
 def dataclass_from_json(cls: type, path: Path) -> Any:
@@ -203,8 +215,9 @@ def record(
         else (protocol.episodes, protocol.record_seed)
     )
     cmd = [
-        str(Path(lerobot_command("python"))),
-        str(REPO / "scripts/record_sim_demos.py"),
+        lerobot_command("python"),
+        "-m",
+        "lerobot_hetero_act.sim.record",
         "--task",
         protocol.task,
         "--episodes",
@@ -590,3 +603,85 @@ def evaluate_heldout(protocol: LearningProtocol, paths: BenchmarkPaths, model: s
     summary_path.write_text(json.dumps(summary, indent=1))
     print(f"[learning] {train_dir.name} step {step}: held-out L1 {summary['mean_l1']:.4f}")
     return summary_path
+
+
+USAGE = """Learning benchmark of hetero_act against LeRobot's ACT, closed loop in the multi-camera ALOHA sim.
+
+    python scripts/learning_benchmark.py record                      # scripted demos (resumable)
+    python scripts/learning_benchmark.py train --model act --seed 1000   # lerobot-train (resumes)
+    python scripts/learning_benchmark.py eval  --model act --seed 1000   # lerobot-eval every new checkpoint
+    python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 1000  # train+eval each
+    python scripts/learning_benchmark.py watch --model act hetero_cell_keys    # eval checkpoints as they land
+    python scripts/learning_benchmark.py time  --model act hetero_cell_keys  # s/step side by side (quiet machine)
+    python scripts/learning_benchmark.py heldout --model act hetero_cell_keys  # held-out L1 of final checkpoints
+    python scripts/learning_benchmark.py report                      # figures + docs/benchmarks.md section
+
+Two trainings side by side on 2 cores, one torch thread each, evaluated as they go:
+
+    for m in act hetero_cell_keys; do
+      python scripts/learning_benchmark.py train --model $m --threads 1 &
+    done
+    python scripts/learning_benchmark.py watch --model act hetero_cell_keys --threads 1
+
+All take `--protocol configs/learning_benchmark_transfer_cube.json` (default). Big files go to
+`outputs/learning_benchmark/<protocol name>/`, the small per-checkpoint results that the report is
+made from to `docs/benchmark_results/<protocol name>/` (commit them as they arrive). `--threads 1`
+gives the torch processes one thread each, for running two jobs side by side on a 2-core machine.
+"""
+
+
+def main() -> None:
+    from .learning_report import write_learning_report
+
+    parser = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "command", choices=["record", "train", "eval", "run", "watch", "time", "heldout", "report"]
+    )
+    parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
+    parser.add_argument("--model", nargs="+", default=[], help="model name(s) of the protocol")
+    parser.add_argument(
+        "--seed", type=int, nargs="+", default=None, help="training seed(s); default: the first"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    parser.add_argument("--work-dir", type=Path, help="default outputs/learning_benchmark/<protocol name>")
+    parser.add_argument("--results-dir", type=Path, help="default docs/benchmark_results/<protocol name>")
+    parser.add_argument("--doc", type=Path, default=REPO / "docs/benchmarks.md")
+    args = parser.parse_args()
+
+    protocol = LearningProtocol.from_file(args.protocol)
+    paths = BenchmarkPaths(
+        work=args.work_dir or REPO / "outputs/learning_benchmark" / protocol.name,
+        results=args.results_dir or REPO / "docs/benchmark_results" / protocol.name,
+    )
+    seeds = args.seed or protocol.train_seeds[:1]
+    if args.command in ("train", "eval", "run", "watch", "time", "heldout") and not args.model:
+        parser.error(f"--model is required; this protocol has {sorted(protocol.models)}")
+    for model in args.model:
+        protocol.model_args(model)  # unknown names fail before anything runs
+
+    if args.command == "record":
+        record(protocol, paths, threads=args.threads)
+    elif args.command == "watch":
+        watch_and_evaluate(protocol, paths, [(m, s) for m in args.model for s in seeds], threads=args.threads)
+        return
+    elif args.command == "time":
+        print(measure_step_times(protocol, paths, args.model, threads=args.threads)["s_per_step"])
+        return
+    elif args.command == "heldout":
+        record(protocol, paths, threads=args.threads, heldout=True)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        for model in args.model:
+            for seed in seeds:
+                evaluate_heldout(protocol, paths, model, seed)
+        return
+    elif args.command == "report":
+        print(write_learning_report(protocol, paths.results, args.doc))
+    for model in args.model:
+        for seed in seeds:
+            if args.command in ("train", "run"):
+                train(protocol, paths, model, seed, threads=args.threads)
+            if args.command in ("eval", "run"):
+                evaluate_pending(protocol, paths, model, seed, threads=args.threads)

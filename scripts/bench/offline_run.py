@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the checkout: scripts/bench/ is not installed
 BIN = Path(sys.executable).parent
 
 # Lines of a stage's output worth echoing to the terminal (results, errors, LeRobot's log lines);

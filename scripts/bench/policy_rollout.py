@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..camera_roles import camera_short_name
-from .cameras import format_camera_sizes
-from .gym_envs import env_id
-from .task_spec import get_task
+from lerobot_hetero_act.camera_roles import camera_short_name
+from lerobot_hetero_act.sim.cameras import format_camera_sizes
+from lerobot_hetero_act.sim.gym_envs import env_id
+from lerobot_hetero_act.sim.task_spec import get_task
 
 
 @dataclass
