@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-SAFETENSORS = "model.safetensors"
+from .checkpoint_checks import MODEL_FILE, CheckpointError, checkpoint_file
 
 
 @dataclass
@@ -40,26 +40,16 @@ class ActInitReport:
 
 def resolve_act_weights(source: str) -> Path:
     """model.safetensors of an ACT checkpoint given as a directory (pretrained_model or a training
-    checkpoint folder) or a Hugging Face Hub id (served from the local cache when offline)."""
+    checkpoint folder), the file itself, or a Hugging Face Hub id (served from the local cache offline)."""
     path = Path(source).expanduser()
-    if path.exists():
-        for candidate in (path, path / "pretrained_model"):
-            if (candidate / SAFETENSORS).is_file():
-                return candidate / SAFETENSORS
-        if path.is_file() and path.name.endswith(".safetensors"):
-            return path
-        raise FileNotFoundError(
-            f"init_from_act: no {SAFETENSORS} in {path} (nor in {path / 'pretrained_model'})."
-        )
-    from huggingface_hub import hf_hub_download
-
+    if path.is_file() and path.name.endswith(".safetensors"):
+        return path
+    if (path / "pretrained_model" / MODEL_FILE).is_file():
+        path = path / "pretrained_model"
     try:
-        return Path(hf_hub_download(repo_id=source, filename=SAFETENSORS))
-    except Exception as err:  # offline cache miss, unknown repo, bad id: all need the same advice
-        raise FileNotFoundError(
-            f"init_from_act: {source!r} is neither a local checkpoint directory nor a Hub model id whose "
-            f"{SAFETENSORS} could be fetched or found in the Hugging Face cache ({type(err).__name__}: {err})."
-        ) from err
+        return checkpoint_file(path if path.exists() else source, MODEL_FILE)
+    except CheckpointError as err:
+        raise FileNotFoundError(f"init_from_act: {err}") from err
 
 
 def load_matching_act_weights(policy: torch.nn.Module, source: str) -> ActInitReport:

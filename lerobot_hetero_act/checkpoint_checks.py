@@ -72,19 +72,93 @@ def read_json_file(path: str | Path) -> Any:
         raise CheckpointError(path, f"not valid JSON ({e}); the file is truncated or corrupted.") from e
 
 
+def checkpoint_file(name_or_path: str | Path, filename: str, **hub_kwargs: Any) -> Path:
+    """`filename` of a checkpoint given as a local folder or a Hub id (fetched, or found in the
+    Hugging Face cache offline). CheckpointError naming the folder or id and what to pass instead."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / filename).is_file():
+            raise CheckpointError(
+                path,
+                f"not a policy checkpoint: it has no {filename} (pass the pretrained_model folder of a "
+                "lerobot-train checkpoint, or a Hub id).",
+            )
+        return path / filename
+    if path.exists():
+        raise CheckpointError(path, "a file, not a checkpoint folder or Hub id.")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(str(name_or_path), filename, **hub_kwargs))
+    except Exception as e:  # offline cache miss, unknown repo, malformed id: the same advice
+        raise CheckpointError(
+            path,
+            f"neither a local checkpoint folder nor a Hub model whose {filename} could be fetched or found "
+            f"in the Hugging Face cache ({type(e).__name__}: {e}).",
+        ) from e
+
+
 def saved_config(name_or_path: str | Path, **hub_kwargs: Any) -> dict[str, Any]:
     """A checkpoint's config.json as saved (a local folder, or a Hub id through the Hub cache), before
     draccus fills the fields it lacks with today's defaults."""
-    if Path(name_or_path).is_dir():
-        path = Path(name_or_path) / CONFIG_FILE
-    else:
-        from huggingface_hub import hf_hub_download
-
-        path = Path(hf_hub_download(str(name_or_path), CONFIG_FILE, **hub_kwargs))
+    path = checkpoint_file(name_or_path, CONFIG_FILE, **hub_kwargs)
     data = read_json_file(path)
     if not isinstance(data, dict):
         raise CheckpointError(path, "not a JSON object of config fields.")
     return data
+
+
+@dataclasses.dataclass
+class OpenedCheckpoint:
+    """A checkpoint's config, its saved pre/post-processors and (unless opened without) its policy."""
+
+    config: Any
+    preprocessor: Any
+    postprocessor: Any
+    policy: Any = None
+
+
+def open_checkpoint(
+    name_or_path: str | Path,
+    device: str = "cpu",
+    expected_type: str | None = POLICY_TYPE,
+    load_weights: bool = True,
+) -> OpenedCheckpoint:
+    """The one way this package opens a checkpoint (a pretrained_model folder or a Hub id).
+
+    Checks its type (`expected_type=None` takes any LeRobot policy, e.g. ACT for a benchmark), loads
+    the policy through its class's `from_pretrained` (strict for hetero_act) in eval mode on `device`,
+    and its saved processors on that device; a hetero_act preprocessor saved before the observation
+    check existed gets it. `load_weights=False` skips the policy (the ONNX runner needs no weights).
+    Raises CheckpointError naming the folder or id, the type found, or the file at fault.
+    """
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+    found = saved_config(name_or_path).get("type")
+    if expected_type is not None and found != expected_type:
+        raise CheckpointError(
+            Path(name_or_path), f"not a {expected_type} checkpoint: its config.json has type {found!r}."
+        )
+    config = PreTrainedConfig.from_pretrained(name_or_path)
+    config.device = device
+    policy = None
+    if load_weights:
+        policy = get_policy_class(config.type).from_pretrained(name_or_path, config=config)
+        policy = policy.to(device).eval()
+        config = policy.config
+    on_device = {"device_processor": {"device": device}}
+    preprocessor, postprocessor = make_pre_post_processors(
+        config,
+        pretrained_path=str(name_or_path),
+        preprocessor_overrides=on_device,
+        postprocessor_overrides=on_device,
+    )
+    if config.type == POLICY_TYPE:
+        from .processor_hetero_act import ensure_observation_check
+
+        ensure_observation_check(preprocessor, config)
+    return OpenedCheckpoint(config, preprocessor, postprocessor, policy)
 
 
 def verify_policy_config(path: str | Path, expected_type: str = POLICY_TYPE) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import logging
 import sys
 import time
@@ -35,9 +34,9 @@ from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
 from torch import Tensor, nn
 
 from .camera_roles import camera_key
+from .checkpoint_checks import CheckpointError, open_checkpoint
 from .configuration_hetero_act import HeteroACTConfig
 
-POLICY_TYPE = "hetero_act"
 OUTPUT_NAME = ACTION  # "action"
 DEFAULT_TOLERANCE = 1e-4
 
@@ -87,48 +86,9 @@ def sample_inputs(
     }
 
 
-def read_policy_type(policy_path: str) -> str:
-    """The `type` in the checkpoint's config.json (a local folder or a Hub id); ExportError if none."""
-    path = Path(policy_path)
-    if path.is_dir():
-        config_file = path / "config.json"
-        if not config_file.is_file():
-            raise ExportError(
-                f"{policy_path} is not a policy checkpoint: it has no config.json "
-                "(pass the pretrained_model folder of a lerobot-train checkpoint, or a Hub id)."
-            )
-    elif path.exists():
-        raise ExportError(f"{policy_path} is a file, not a checkpoint folder or Hub id.")
-    else:
-        from huggingface_hub import hf_hub_download
-
-        try:
-            config_file = Path(hf_hub_download(repo_id=policy_path, filename="config.json"))
-        except Exception as e:
-            raise ExportError(
-                f"{policy_path} is neither a local checkpoint folder nor a readable Hub model "
-                f"({type(e).__name__}: {e})."
-            ) from e
-    try:
-        found = json.loads(config_file.read_text()).get("type")
-    except (json.JSONDecodeError, AttributeError) as e:
-        raise ExportError(f"{config_file} is not a policy config.json ({e}).") from e
-    return str(found)
-
-
 def load_policy(policy_path: str):
-    """HeteroACTPolicy.from_pretrained, after checking that the checkpoint is of type hetero_act."""
-    found = read_policy_type(policy_path)
-    if found != POLICY_TYPE:
-        raise ExportError(
-            f"{policy_path} is not a hetero_act checkpoint: its config.json has type {found!r}. "
-            "This exporter handles policy.type=hetero_act only."
-        )
-    from .modeling_hetero_act import HeteroACTPolicy
-
-    policy = HeteroACTPolicy.from_pretrained(policy_path)
-    policy.to("cpu")
-    return policy.eval()
+    """The hetero_act policy of a checkpoint folder or Hub id, on CPU in eval mode (open_checkpoint)."""
+    return open_checkpoint(policy_path).policy
 
 
 def _check_missing_cameras(config: HeteroACTConfig, missing_cameras: Sequence[str]) -> list[str]:
@@ -281,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = export_onnx(policy, args.output, args.missing_camera, args.opset, args.exporter)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s")
         diff = max_abs_difference(policy, path, missing_cameras=args.missing_camera)
-    except ExportError as e:
+    except (ExportError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"max |onnxruntime - PyTorch| = {diff:.3g} (tolerance {args.tolerance:g}, batch sizes 1 and 3)")

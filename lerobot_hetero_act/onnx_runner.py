@@ -27,15 +27,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACTTemporalEnsembler
-from lerobot.policies.factory import make_pre_post_processors
 from torch import Tensor
 
 from .camera_roles import CAMERA_KEY_PREFIX
-from .export import OUTPUT_NAME, POLICY_TYPE, ExportError, onnx_session, read_policy_type
+from .checkpoint_checks import open_checkpoint
+from .export import OUTPUT_NAME, onnx_session
 from .input_checks import ObservationError
-from .processor_hetero_act import ensure_observation_check
 
 
 class HeteroACTOnnxRunner:
@@ -50,7 +48,7 @@ class HeteroACTOnnxRunner:
         threads: onnxruntime intra-op threads (default: onnxruntime's choice).
 
     Raises:
-        ExportError: `policy_path` is not a hetero_act checkpoint.
+        CheckpointError: `policy_path` is not a hetero_act checkpoint (names the type found).
         ValueError: `n_action_steps` is larger than the chunk the graph predicts.
         ObservationError (from the calls): an observation the policy would refuse -- the checkpoint's
             preprocessor runs the same observation check as `select_action`, on the raw observation.
@@ -63,26 +61,14 @@ class HeteroACTOnnxRunner:
         n_action_steps: int | None = None,
         threads: int | None = None,
     ):
-        found = read_policy_type(str(policy_path))
-        if found != POLICY_TYPE:
-            raise ExportError(
-                f"{policy_path} is not a hetero_act checkpoint: its config.json has type {found!r}."
-            )
-        self.config = PreTrainedConfig.from_pretrained(policy_path)
-        self.config.device = "cpu"
+        checkpoint = open_checkpoint(policy_path, load_weights=False)
+        self.config = checkpoint.config
+        self.preprocessor, self.postprocessor = checkpoint.preprocessor, checkpoint.postprocessor
         if n_action_steps is not None and not 1 <= n_action_steps <= self.config.chunk_size:
             raise ValueError(
                 f"n_action_steps={n_action_steps}: each chunk holds {self.config.chunk_size} actions "
                 f"(chunk_size of {policy_path}), so use 1..{self.config.chunk_size}."
             )
-        device = {"device": "cpu"}
-        self.preprocessor, self.postprocessor = make_pre_post_processors(
-            self.config,
-            pretrained_path=str(policy_path),
-            preprocessor_overrides={"device_processor": device},
-            postprocessor_overrides={"device_processor": device},
-        )
-        ensure_observation_check(self.preprocessor, self.config)
         self.session = onnx_session(onnx_path, threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.cameras = [n for n in self.input_names if n.startswith(CAMERA_KEY_PREFIX)]

@@ -24,6 +24,7 @@ from lerobot.policies.act.configuration_act import ACTConfig
 from policy_factory import ACTION_DIM, CHUNK, STATE_DIM, make_config, make_policy
 
 from lerobot_hetero_act import export as export_module
+from lerobot_hetero_act.checkpoint_checks import CheckpointError
 from lerobot_hetero_act.configuration_hetero_act import TOKEN_MODES, HeteroACTConfig
 from lerobot_hetero_act.export import ExportError, export_onnx, load_policy, max_abs_difference
 from lerobot_hetero_act.input_checks import ObservationError
@@ -204,7 +205,7 @@ def test_export_of_a_non_hetero_act_checkpoint_names_the_path_and_type(tmp_path:
     assert json.loads((act_dir / "config.json").read_text())["type"] == "act"
     proc = run_export_cli("--policy-path", str(act_dir), "--output", str(tmp_path / "x.onnx"))
     assert proc.returncode != 0
-    assert f"{act_dir} is not a hetero_act checkpoint: its config.json has type 'act'" in proc.stderr, (
+    assert f"{act_dir}: not a hetero_act checkpoint: its config.json has type 'act'" in proc.stderr, (
         proc.stderr
     )
     assert not (tmp_path / "x.onnx").exists()
@@ -213,7 +214,7 @@ def test_export_of_a_non_hetero_act_checkpoint_names_the_path_and_type(tmp_path:
     empty.mkdir()
     proc = run_export_cli("--policy-path", str(empty), "--output", str(tmp_path / "x.onnx"))
     assert proc.returncode != 0
-    assert f"{empty} is not a policy checkpoint: it has no config.json" in proc.stderr, proc.stderr
+    assert f"{empty}: not a policy checkpoint: it has no config.json" in proc.stderr, proc.stderr
 
 
 def test_runner_refuses_a_non_hetero_act_checkpoint(tmp_path: Path, exported):
@@ -221,7 +222,7 @@ def test_runner_refuses_a_non_hetero_act_checkpoint(tmp_path: Path, exported):
     act_dir = tmp_path / "act_checkpoint"
     act_dir.mkdir()
     make_config(CAMERAS, config_cls=ACTConfig)._save_pretrained(act_dir)
-    with pytest.raises(ExportError, match=r"act_checkpoint is not a hetero_act checkpoint.*type 'act'"):
+    with pytest.raises(CheckpointError, match=r"act_checkpoint: not a hetero_act checkpoint.*type 'act'"):
         HeteroACTOnnxRunner(output, act_dir)
 
 

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from lerobot_hetero_act.camera_roles import camera_short_name
-from lerobot_hetero_act.checkpoint_checks import CONFIG_FILE, MODEL_FILE
+from lerobot_hetero_act.checkpoint_checks import CheckpointError, open_checkpoint
 from lerobot_hetero_act.hetero_camera_fusion import POOLED_KEYS, edge_module_key
 
 
@@ -67,30 +67,12 @@ class Panel:
 
 def load_policy(policy_path: Path, device: str):
     """The checkpoint's policy (attention capture on) and its saved pre/post-processors."""
-    from lerobot.configs.policies import PreTrainedConfig
-    from lerobot.policies.factory import make_pre_post_processors
-
-    from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
-
-    if not (policy_path / CONFIG_FILE).is_file() or not (policy_path / MODEL_FILE).is_file():
-        raise AttentionMapError(
-            f"--policy-path {policy_path}: no {CONFIG_FILE} + {MODEL_FILE} there; pass a "
-            "pretrained_model directory, e.g. <output_dir>/checkpoints/last/pretrained_model"
-        )
-    config = PreTrainedConfig.from_pretrained(policy_path)
-    if config.type != "hetero_act":
-        raise AttentionMapError(
-            f"--policy-path {policy_path}: policy type is {config.type!r}, not 'hetero_act'"
-        )
-    config.device = device
-    policy = HeteroACTPolicy.from_pretrained(policy_path, config=config).eval()
-    preprocessor, postprocessor = make_pre_post_processors(
-        policy.config,
-        pretrained_path=str(policy_path),
-        preprocessor_overrides={"device_processor": {"device": device}},
-    )
-    policy.model.camera_fusion.capture_attention = True
-    return policy, preprocessor, postprocessor
+    try:
+        checkpoint = open_checkpoint(policy_path, device)
+    except CheckpointError as err:
+        raise AttentionMapError(f"--policy-path {err}") from err
+    checkpoint.policy.model.camera_fusion.capture_attention = True
+    return checkpoint.policy, checkpoint.preprocessor, checkpoint.postprocessor
 
 
 def capture(policy, preprocessor, frame: Frame) -> Capture:

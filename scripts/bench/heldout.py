@@ -17,16 +17,14 @@ from pathlib import Path
 def heldout_l1(checkpoint: Path, dataset_root: Path, repo_id: str, batch_size: int = 8) -> dict[int, float]:
     """Episode index -> mean L1 of the checkpoint's predicted chunks on that episode's frames."""
     import torch
-    from lerobot.configs.policies import PreTrainedConfig
     from lerobot.datasets.factory import resolve_delta_timestamps
     from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
-    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
     from lerobot.utils.constants import ACTION
 
-    config = PreTrainedConfig.from_pretrained(checkpoint)
-    config.device = "cpu"
-    policy = get_policy_class(config.type).from_pretrained(checkpoint, config=config).eval()
-    preprocessor, _ = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint))
+    from lerobot_hetero_act.checkpoint_checks import open_checkpoint
+
+    opened = open_checkpoint(checkpoint, expected_type=None)  # ACT's checkpoints too
+    policy, preprocessor = opened.policy, opened.preprocessor
     meta = LeRobotDatasetMetadata(repo_id, root=dataset_root)
     dataset = LeRobotDataset(
         repo_id,

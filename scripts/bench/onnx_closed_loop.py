@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lerobot_hetero_act.export import export_onnx, load_policy
+from lerobot_hetero_act.checkpoint_checks import open_checkpoint
+from lerobot_hetero_act.export import export_onnx
 from lerobot_hetero_act.onnx_runner import HeteroACTOnnxRunner
 
 from .doc_sections import splice_section
@@ -47,10 +48,8 @@ def chunk_call_ms(episode: Episode, n_action_steps: int) -> float:
 def compare_backends(
     policy_path: str, task: str, seeds: list[int], threads: int | None = None
 ) -> dict[str, Any]:
-    from lerobot.policies.factory import make_pre_post_processors
-
-    policy = load_policy(policy_path)
-    preprocessor, postprocessor = make_pre_post_processors(policy.config, pretrained_path=policy_path)
+    opened = open_checkpoint(policy_path)
+    policy, preprocessor, postprocessor = opened.policy, opened.preprocessor, opened.postprocessor
     n_steps = policy.config.n_action_steps if policy.config.temporal_ensemble_coeff is None else 1
 
     def torch_act(observation: dict[str, Any]) -> np.ndarray:
