@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
 from safetensors.torch import load_file
 
-from .checkpoint_checks import MODEL_FILE, CheckpointError, checkpoint_file
+from .checkpoint_checks import CheckpointError, checkpoint_file
 
 
 @dataclass
@@ -44,10 +45,10 @@ def resolve_act_weights(source: str) -> Path:
     path = Path(source).expanduser()
     if path.is_file() and path.name.endswith(".safetensors"):
         return path
-    if (path / "pretrained_model" / MODEL_FILE).is_file():
+    if (path / "pretrained_model" / SAFETENSORS_SINGLE_FILE).is_file():
         path = path / "pretrained_model"
     try:
-        return checkpoint_file(path if path.exists() else source, MODEL_FILE)
+        return checkpoint_file(path if path.exists() else source, SAFETENSORS_SINGLE_FILE)
     except CheckpointError as err:
         raise FileNotFoundError(f"init_from_act: {err}") from err
 

@@ -55,6 +55,22 @@ class CameraRoleError(ValueError):
     """A camera-role, grid or edge setting that cannot work; the message says which and what to do."""
 
 
+CELL_KEYS = "cell_keys"
+POOLED_KEYS = "pooled_keys"
+SPATIAL = "spatial"
+TOKEN_MODES = (CELL_KEYS, POOLED_KEYS, SPATIAL)
+# Former names of token modes, still accepted so that older checkpoints' config.json loads unchanged.
+LEGACY_TOKEN_MODES = {"pooled": POOLED_KEYS}
+
+
+def resolve_token_mode(token_mode: str) -> str:
+    """The token mode under its current name; CameraRoleError for an unknown one."""
+    token_mode = LEGACY_TOKEN_MODES.get(token_mode, token_mode)
+    if token_mode not in TOKEN_MODES:
+        raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {token_mode!r}.")
+    return token_mode
+
+
 def camera_key(name: str) -> str:
     """Full feature key for a camera given as `top` or `observation.images.top`."""
     return name if name.startswith(CAMERA_KEY_PREFIX) else CAMERA_KEY_PREFIX + name

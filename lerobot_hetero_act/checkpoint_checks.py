@@ -21,12 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub.constants import CONFIG_NAME, SAFETENSORS_SINGLE_FILE
+from lerobot.utils.constants import POLICY_POSTPROCESSOR_DEFAULT_NAME, POLICY_PREPROCESSOR_DEFAULT_NAME
+
 POLICY_TYPE = "hetero_act"
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.safetensors"
-TRAIN_CONFIG_FILE = "train_config.json"
-PREPROCESSOR_FILE = "policy_preprocessor.json"
-POSTPROCESSOR_FILE = "policy_postprocessor.json"
+PREPROCESSOR_FILE = f"{POLICY_PREPROCESSOR_DEFAULT_NAME}.json"
+POSTPROCESSOR_FILE = f"{POLICY_POSTPROCESSOR_DEFAULT_NAME}.json"
 
 
 class CheckpointError(ValueError):
@@ -101,7 +101,7 @@ def checkpoint_file(name_or_path: str | Path, filename: str, **hub_kwargs: Any) 
 def saved_config(name_or_path: str | Path, **hub_kwargs: Any) -> dict[str, Any]:
     """A checkpoint's config.json as saved (a local folder, or a Hub id through the Hub cache), before
     draccus fills the fields it lacks with today's defaults."""
-    path = checkpoint_file(name_or_path, CONFIG_FILE, **hub_kwargs)
+    path = checkpoint_file(name_or_path, CONFIG_NAME, **hub_kwargs)
     data = read_json_file(path)
     if not isinstance(data, dict):
         raise CheckpointError(path, "not a JSON object of config fields.")
@@ -201,8 +201,8 @@ def verify_pretrained_dir(path: str | Path, require_processors: bool = False) ->
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(path, "not a directory (expected a pretrained_model folder).")
-    verify_policy_config(path / CONFIG_FILE)
-    safetensors_shapes(path / MODEL_FILE)
+    verify_policy_config(path / CONFIG_NAME)
+    safetensors_shapes(path / SAFETENSORS_SINGLE_FILE)
     if require_processors:
         for name in (PREPROCESSOR_FILE, POSTPROCESSOR_FILE):
             read_json_file(path / name)
@@ -219,17 +219,17 @@ def verify_pretrained(name_or_path: str | Path, check_config: bool = True, **hub
     from huggingface_hub import try_to_load_from_cache
 
     files: dict[str, Path] = {}
-    for name in (CONFIG_FILE, MODEL_FILE):
+    for name in (CONFIG_NAME, SAFETENSORS_SINGLE_FILE):
         if Path(name_or_path).is_dir():
             files[name] = Path(name_or_path) / name
         else:
             hit = try_to_load_from_cache(str(name_or_path), name, **hub_kwargs)
             if isinstance(hit, str):
                 files[name] = Path(hit)
-    if check_config and CONFIG_FILE in files:
-        verify_policy_config(files[CONFIG_FILE])
-    if MODEL_FILE in files:
-        safetensors_shapes(files[MODEL_FILE])
+    if check_config and CONFIG_NAME in files:
+        verify_policy_config(files[CONFIG_NAME])
+    if SAFETENSORS_SINGLE_FILE in files:
+        safetensors_shapes(files[SAFETENSORS_SINGLE_FILE])
 
 
 def checked_from_pretrained[T](load: Callable[..., T], name_or_path: str | Path, **kwargs: Any) -> T:
@@ -420,7 +420,7 @@ def check_state_dict_fits(model: Any, model_file: str | Path, strict: bool = Tru
         return
     saved_config = None
     with contextlib.suppress(CheckpointError):  # a missing or unreadable config.json: nothing to compare
-        saved_config = read_json_file(model_file.parent / CONFIG_FILE)
+        saved_config = read_json_file(model_file.parent / CONFIG_NAME)
     if not isinstance(saved_config, dict):
         saved_config = None
     current = current_config_dict(model.config)

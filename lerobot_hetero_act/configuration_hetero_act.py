@@ -9,6 +9,7 @@ from lerobot.configs import PreTrainedConfig
 from lerobot.policies.act.configuration_act import ACTConfig
 
 from .camera_roles import (
+    CELL_KEYS,
     DEFAULT_ATTENTION_EDGES,
     DEFAULT_ROLE_GRIDS,
     CameraRoleError,
@@ -18,12 +19,12 @@ from .camera_roles import (
     default_role_image_sizes,
     normalize_camera_roles,
     resolve_camera_roles,
+    resolve_token_mode,
     validate_edges,
     validate_grids_fit_images,
     validate_role_grids,
     validate_role_image_sizes,
 )
-from .hetero_camera_fusion import CELL_KEYS, LEGACY_TOKEN_MODES, TOKEN_MODES
 
 BACKBONE_NORMS = ("frozen_batch_norm", "group_norm")
 
@@ -110,9 +111,7 @@ class HeteroACTConfig(ACTConfig):
             self.role_image_sizes = default_role_image_sizes(self.role_grids)
         validate_role_image_sizes(self.role_image_sizes, self.role_grids)
         self.camera_roles = normalize_camera_roles(self.camera_roles, self.role_grids)
-        self.token_mode = LEGACY_TOKEN_MODES.get(self.token_mode, self.token_mode)
-        if self.token_mode not in TOKEN_MODES:
-            raise CameraRoleError(f"token_mode must be one of {TOKEN_MODES}, got {self.token_mode!r}.")
+        self.token_mode = resolve_token_mode(self.token_mode)
         if not 0.0 <= self.view_gate_min_share < 1.0:
             raise ValueError(f"view_gate_min_share must be in [0, 1), got {self.view_gate_min_share}.")
         if not 0.0 <= self.camera_dropout < 1.0:

@@ -40,14 +40,7 @@ import torch
 from lerobot.policies.act.modeling_act import ACTSinusoidalPositionEmbedding2d
 from torch import Tensor, nn
 
-from .camera_roles import built_edges, camera_short_name
-
-CELL_KEYS = "cell_keys"
-POOLED_KEYS = "pooled_keys"
-SPATIAL = "spatial"
-TOKEN_MODES = (CELL_KEYS, POOLED_KEYS, SPATIAL)
-# Former names of token modes, still accepted so that older checkpoints' config.json loads unchanged.
-LEGACY_TOKEN_MODES = {"pooled": POOLED_KEYS}
+from .camera_roles import CELL_KEYS, POOLED_KEYS, SPATIAL, built_edges, camera_short_name, resolve_token_mode
 
 
 def module_key(name: str) -> str:
@@ -170,10 +163,7 @@ class HeterogeneousCameraFusion(nn.Module):
         super().__init__()
         if not camera_roles:
             raise ValueError("HeterogeneousCameraFusion needs at least one camera.")
-        token_mode = LEGACY_TOKEN_MODES.get(token_mode, token_mode)
-        if token_mode not in TOKEN_MODES:
-            raise ValueError(f"token_mode must be one of {TOKEN_MODES}, got {token_mode!r}.")
-        self.token_mode = token_mode
+        self.token_mode = resolve_token_mode(token_mode)
         self.capture_attention = False  # set True to keep per-edge attention weights in last_attention
         self.last_attention: dict[str, Tensor] = {}
         self.last_gate: Tensor | None = None

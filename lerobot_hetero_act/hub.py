@@ -14,9 +14,10 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 from huggingface_hub.utils import filter_repo_objects
+from lerobot.configs.train import TRAIN_CONFIG_NAME
 from lerobot.utils.constants import CHECKPOINTS_DIR, PRETRAINED_MODEL_DIR
 
-from .checkpoint_checks import TRAIN_CONFIG_FILE, CheckpointError, read_json_file, verify_pretrained_dir
+from .checkpoint_checks import CheckpointError, read_json_file, verify_pretrained_dir
 from .model_card import hetero_act_model_card
 
 CARD_FILE = "README.md"
@@ -59,8 +60,8 @@ def stage_pretrained_dir(
     for name in filter_repo_objects(names, allow_patterns=UPLOAD_PATTERNS, ignore_patterns=IGNORE_PATTERNS):
         shutil.copy2(folder / name, staging / name)
     if not (staging / CARD_FILE).is_file():
-        has_train_config = (folder / TRAIN_CONFIG_FILE).is_file()
-        train_config = read_json_file(folder / TRAIN_CONFIG_FILE) if has_train_config else None
+        has_train_config = (folder / TRAIN_CONFIG_NAME).is_file()
+        train_config = read_json_file(folder / TRAIN_CONFIG_NAME) if has_train_config else None
         if dataset_repo_id is None and train_config is not None:
             dataset_repo_id = (train_config.get("dataset") or {}).get("repo_id")
         config = PreTrainedConfig.from_pretrained(folder)

@@ -17,18 +17,20 @@ import os
 import sys
 from pathlib import Path
 
+from huggingface_hub.constants import CONFIG_NAME, SAFETENSORS_SINGLE_FILE
+from lerobot.configs.train import TRAIN_CONFIG_NAME
 from lerobot.utils.constants import (
     CHECKPOINTS_DIR,
     LAST_CHECKPOINT_LINK,
+    OPTIMIZER_PARAM_GROUPS,
+    OPTIMIZER_STATE,
     PRETRAINED_MODEL_DIR,
+    RNG_STATE,
     TRAINING_STATE_DIR,
     TRAINING_STEP,
 )
 
 from .checkpoint_checks import (
-    CONFIG_FILE,
-    MODEL_FILE,
-    TRAIN_CONFIG_FILE,
     CheckpointError,
     read_json_file,
     safetensors_shapes,
@@ -37,9 +39,9 @@ from .checkpoint_checks import (
 # What LeRobot's load_training_state reads on --resume=true (scheduler_state.json only with a scheduler).
 TRAINING_STATE_FILES = (
     TRAINING_STEP,
-    "rng_state.safetensors",
-    "optimizer_state.safetensors",
-    "optimizer_param_groups.json",
+    RNG_STATE,
+    OPTIMIZER_STATE,
+    OPTIMIZER_PARAM_GROUPS,
 )
 
 
@@ -47,7 +49,7 @@ def checkpoint_problems(checkpoint_dir: str | Path) -> list[str]:
     """What keeps `checkpoint_dir` (checkpoints/NNNNNN) from being resumed; empty if complete."""
     checkpoint_dir = Path(checkpoint_dir)
     pretrained, state = checkpoint_dir / PRETRAINED_MODEL_DIR, checkpoint_dir / TRAINING_STATE_DIR
-    needed = [pretrained / n for n in (CONFIG_FILE, MODEL_FILE, TRAIN_CONFIG_FILE)]
+    needed = [pretrained / n for n in (CONFIG_NAME, SAFETENSORS_SINGLE_FILE, TRAIN_CONFIG_NAME)]
     problems: list[str] = []
     for path in needed + [state / n for n in TRAINING_STATE_FILES]:
         if not path.is_file():
@@ -112,7 +114,7 @@ def repair_last_link(output_dir: str | Path) -> Path:
 
 def resume_command(checkpoint: str | Path) -> str:
     """The lerobot-train invocation that resumes from `checkpoint`."""
-    train_config = Path(checkpoint) / PRETRAINED_MODEL_DIR / TRAIN_CONFIG_FILE
+    train_config = Path(checkpoint) / PRETRAINED_MODEL_DIR / TRAIN_CONFIG_NAME
     return f"lerobot-train --config_path={train_config} --resume=true"
 
 

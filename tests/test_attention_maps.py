@@ -249,7 +249,10 @@ def test_bad_paths_are_clear_errors(
         )
         == 2
     )
-    assert f"--policy-path {missing}: neither a local checkpoint folder nor a Hub model" in capsys.readouterr().err
+    assert (
+        f"--policy-path {missing}: neither a local checkpoint folder nor a Hub model"
+        in capsys.readouterr().err
+    )
     not_a_dataset = tmp_path / "not_a_dataset"
     not_a_dataset.mkdir()
     args = [

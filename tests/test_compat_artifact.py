@@ -25,9 +25,8 @@ from cli import cli_env
 from lerobot.policies.factory import make_pre_post_processors
 from safetensors.torch import load_file
 
-from lerobot_hetero_act.camera_roles import CAMERA_KEY_PREFIX, camera_short_name
+from lerobot_hetero_act.camera_roles import CAMERA_KEY_PREFIX, LEGACY_TOKEN_MODES, camera_short_name
 from lerobot_hetero_act.checkpoint_checks import IncompatibleCheckpointError
-from lerobot_hetero_act.hetero_camera_fusion import LEGACY_TOKEN_MODES
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 COMPAT_DIR = Path(__file__).resolve().parent / "compat"

@@ -24,8 +24,9 @@ from lerobot.policies.act.configuration_act import ACTConfig
 from policy_factory import ACTION_DIM, CHUNK, STATE_DIM, make_config, make_policy
 
 from lerobot_hetero_act import export as export_module
+from lerobot_hetero_act.camera_roles import TOKEN_MODES
 from lerobot_hetero_act.checkpoint_checks import CheckpointError
-from lerobot_hetero_act.configuration_hetero_act import TOKEN_MODES, HeteroACTConfig
+from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
 from lerobot_hetero_act.export import ExportError, export_onnx, load_policy, max_abs_difference
 from lerobot_hetero_act.input_checks import ObservationError
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lerobot_hetero_act.camera_roles import camera_short_name
+from lerobot_hetero_act.camera_roles import POOLED_KEYS, camera_short_name
 from lerobot_hetero_act.checkpoint_checks import CheckpointError, open_checkpoint
-from lerobot_hetero_act.hetero_camera_fusion import POOLED_KEYS, edge_module_key
+from lerobot_hetero_act.hetero_camera_fusion import edge_module_key
 
 
 class AttentionMapError(Exception):

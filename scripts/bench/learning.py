@@ -26,7 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lerobot.utils.constants import CHECKPOINTS_DIR, LAST_CHECKPOINT_LINK, TRAINING_STATE_DIR, TRAINING_STEP
+
 from lerobot_hetero_act.modeling_hetero_act import VIEW_GATE_LOG_PREFIX
+from lerobot_hetero_act.run_recovery import step_checkpoints
 from lerobot_hetero_act.sim.cameras import eval_env_camera_args, parse_camera_sizes, recorder_camera_args
 from lerobot_hetero_act.sim.task_spec import get_task
 
@@ -236,7 +239,7 @@ def record(
 
 def completed_steps(train_dir: Path) -> int:
     """Step of the run's last checkpoint (0 when there is none)."""
-    state = train_dir / "checkpoints/last/training_state/training_step.json"
+    state = train_dir / CHECKPOINTS_DIR / LAST_CHECKPOINT_LINK / TRAINING_STATE_DIR / TRAINING_STEP
     return json.loads(state.read_text()).get("step", 0) if state.is_file() else 0
 
 
@@ -360,14 +363,6 @@ def train(
     return train_dir
 
 
-def checkpoint_steps(train_dir: Path) -> list[int]:
-    """Steps of the run's saved checkpoints, ascending."""
-    root = train_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit())
-
-
 def eval_command(
     protocol: LearningProtocol, model: str, checkpoint: Path, output_dir: Path, n_episodes: int
 ) -> list[str]:
@@ -398,7 +393,7 @@ def evaluate_checkpoint(
     if summary_path.is_file():
         return summary_path
     train_dir = paths.train_dir(model, seed)
-    checkpoint = train_dir / "checkpoints" / _step_dir_name(train_dir, step) / "pretrained_model"
+    checkpoint = step_checkpoint(train_dir, step)
     scored = step >= protocol.steps or step in protocol.score_steps
     n_episodes = protocol.final_eval_episodes if scored else protocol.eval_episodes
     out = paths.eval_dir(model, seed, step)
@@ -451,7 +446,7 @@ def evaluate_pending(
     finished once LeRobot points `last` at it or past it, so a running training is safe)."""
     train_dir = paths.train_dir(model, seed)
     finished = completed_steps(train_dir)
-    done = [s for s in checkpoint_steps(train_dir) if s <= finished]
+    done = [int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= finished]
     for step in evaluation_order(done, protocol.steps, protocol.score_steps):
         evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads)
 
@@ -486,10 +481,11 @@ def summarize_eval_info(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _step_dir_name(train_dir: Path, step: int) -> str:
-    for path in (train_dir / "checkpoints").iterdir():
-        if path.name.isdigit() and int(path.name) == step:
-            return path.name
+def step_checkpoint(train_dir: Path, step: int) -> Path:
+    """The pretrained_model folder of the run's checkpoint at `step`."""
+    for path in step_checkpoints(train_dir):
+        if int(path.name) == step:
+            return path / "pretrained_model"
     raise FileNotFoundError(f"{train_dir}: no checkpoint for step {step}")
 
 
@@ -588,7 +584,7 @@ def evaluate_heldout(protocol: LearningProtocol, paths: BenchmarkPaths, model: s
     summary_path = paths.result_dir(model, seed) / f"heldout_l1_step{step:06d}.json"
     if summary_path.is_file():
         return summary_path
-    checkpoint = train_dir / "checkpoints" / _step_dir_name(train_dir, step) / "pretrained_model"
+    checkpoint = step_checkpoint(train_dir, step)
     started = time.perf_counter()
     per_episode = heldout_l1(checkpoint, paths.heldout_dataset, dataset_repo_id(protocol, heldout=True))
     summary = {
