@@ -2,17 +2,15 @@
 
 `lerobot-train --policy.push_to_hub=true` pushes at the end of training (LeRobot 0.6.1's
 `push_model_to_hub`, LeRobot main's `publish_trained_model`; with this package's card on both). For
-a run trained without pushing, or an intermediate checkpoint, `push_pretrained_dir` checks the folder, stages the same files plus a
-generated card, and uploads them in one commit with `HfApi.upload_folder` (scripts/push_to_hub.py).
+a run trained without pushing, or an intermediate checkpoint, `push_pretrained_dir` checks the folder
+and uploads its files plus a generated card in one `HfApi.create_commit` (scripts/push_to_hub.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.utils import filter_repo_objects
 from lerobot.configs.train import TRAIN_CONFIG_NAME
 from lerobot.utils.constants import CHECKPOINTS_DIR, PRETRAINED_MODEL_DIR
@@ -45,29 +43,25 @@ def check_pushable_dir(folder: str | Path) -> Path:
     return folder
 
 
-def stage_pretrained_dir(
-    folder: str | Path, staging: str | Path, repo_id: str, dataset_repo_id: str | None = None
-) -> list[str]:
-    """Copy the uploadable files of `folder` into `staging` and add the model card if it has none.
-
-    Returns the staged file names (what an upload would contain).
-    """
+def upload_operations(
+    folder: str | Path, repo_id: str, dataset_repo_id: str | None = None
+) -> list[CommitOperationAdd]:
+    """One commit operation per uploadable file of `folder`, plus a generated model card if it has none."""
     from lerobot.configs.policies import PreTrainedConfig
 
-    folder, staging = check_pushable_dir(folder), Path(staging)
-    staging.mkdir(parents=True, exist_ok=True)
+    folder = check_pushable_dir(folder)
     names = [p.name for p in folder.iterdir() if p.is_file()]
-    for name in filter_repo_objects(names, allow_patterns=UPLOAD_PATTERNS, ignore_patterns=IGNORE_PATTERNS):
-        shutil.copy2(folder / name, staging / name)
-    if not (staging / CARD_FILE).is_file():
+    names = filter_repo_objects(names, allow_patterns=UPLOAD_PATTERNS, ignore_patterns=IGNORE_PATTERNS)
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name)) for name in names]
+    if not (folder / CARD_FILE).is_file():
         has_train_config = (folder / TRAIN_CONFIG_NAME).is_file()
         train_config = read_json_file(folder / TRAIN_CONFIG_NAME) if has_train_config else None
         if dataset_repo_id is None and train_config is not None:
             dataset_repo_id = (train_config.get("dataset") or {}).get("repo_id")
         config = PreTrainedConfig.from_pretrained(folder)
         card = hetero_act_model_card(config, dataset_repo_id, repo_id=repo_id, train_config=train_config)
-        card.save(str(staging / CARD_FILE))
-    return sorted(p.name for p in staging.iterdir() if p.is_file())
+        operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(card).encode()))
+    return sorted(operations, key=lambda op: op.path_in_repo)
 
 
 def push_pretrained_dir(
@@ -82,22 +76,13 @@ def push_pretrained_dir(
 ) -> list[str]:
     """Upload a pretrained_model folder (plus generated card) to `repo_id`; return the file names.
 
-    With `dry_run`, check and stage everything but contact nobody.
+    With `dry_run`, check everything and build the card but contact nobody.
     """
     if repo_id.count("/") != 1:
         raise ValueError(f"--repo-id must look like <user>/<name>, got {repo_id!r}")
-    with tempfile.TemporaryDirectory(prefix="hetero_act_push_") as tmp:
-        staging = Path(tmp) / "upload"
-        staged = stage_pretrained_dir(folder, staging, repo_id, dataset_repo_id)
-        if not dry_run:
-            api = api or HfApi()
-            repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=True).repo_id
-            api.upload_folder(
-                repo_id=repo_id,
-                repo_type="model",
-                folder_path=staging,
-                commit_message=commit_message,
-                allow_patterns=UPLOAD_PATTERNS,
-                ignore_patterns=IGNORE_PATTERNS,
-            )
-    return staged
+    operations = upload_operations(folder, repo_id, dataset_repo_id)
+    if not dry_run:
+        api = api or HfApi()
+        repo_id = api.create_repo(repo_id=repo_id, private=private, exist_ok=True).repo_id
+        api.create_commit(repo_id, operations, commit_message=commit_message, repo_type="model")
+    return [op.path_in_repo for op in operations]

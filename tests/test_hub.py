@@ -27,7 +27,6 @@ from dataset_factory import ALOHA_TOP_REPO_ID
 from eval_actions import assert_same_actions, replay_in_process, run_eval_logging_actions
 from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl, constants
 from huggingface_hub.errors import OfflineModeIsEnabled
-from huggingface_hub.utils import filter_repo_objects
 from lerobot.envs.configs import EnvConfig
 from lerobot.policies.act.configuration_act import ACTConfig
 from lerobot.policies.factory import make_pre_post_processors
@@ -358,18 +357,11 @@ def test_push_script_uploads_folder_with_card(pretrained_dir: Path, monkeypatch:
         calls.append({"call": "create_repo", "repo_id": repo_id, **kwargs})
         return RepoUrl(f"https://huggingface.co/{repo_id}")
 
-    def upload_folder(self: HfApi, *, repo_id: str, folder_path: str | Path, **kwargs: Any) -> CommitInfo:
-        folder = Path(folder_path)
-        names = sorted(p.name for p in folder.iterdir())
-        names = list(
-            filter_repo_objects(
-                names,
-                allow_patterns=kwargs.get("allow_patterns"),
-                ignore_patterns=kwargs.get("ignore_patterns"),
-            )
-        )
-        calls.append({"call": "upload_folder", "repo_id": repo_id, "files": names, **kwargs})
-        calls[-1]["card"] = (folder / "README.md").read_text()
+    def create_commit(self: HfApi, repo_id: str, operations: list, **kwargs: Any) -> CommitInfo:
+        files = {op.path_in_repo: op for op in operations}
+        calls.append({"call": "create_commit", "repo_id": repo_id, "files": sorted(files), **kwargs})
+        card = files["README.md"].path_or_fileobj
+        calls[-1]["card"] = card.decode() if isinstance(card, bytes) else Path(card).read_text()
         return CommitInfo(
             commit_url=f"https://huggingface.co/{repo_id}/commit/{'0' * 40}",
             commit_message="",
@@ -378,7 +370,7 @@ def test_push_script_uploads_folder_with_card(pretrained_dir: Path, monkeypatch:
         )
 
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
-    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr(HfApi, "create_commit", create_commit)
     assert (
         load_push_script().main([str(pretrained_dir), "--repo-id", "user/two_cam_policy", "--private"]) == 0
     )
