@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 REFERENCE_LENGTH = 400
@@ -31,25 +32,18 @@ INSERTION_PEG_LIFT = 0.00715
 
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of wxyz quaternions (b applied in a's frame)."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ]
-    )
+    """Hamilton product of wxyz quaternions (b applied in a's frame), MuJoCo's mju_mulQuat."""
+    out = np.empty(4)
+    mujoco.mju_mulQuat(out, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return out
 
 
 def quat_from_axis_angle(axis: tuple[float, float, float], degrees: float) -> np.ndarray:
-    """wxyz quaternion of a rotation by `degrees` about `axis`."""
+    """wxyz quaternion of a rotation by `degrees` about `axis`, MuJoCo's mju_axisAngle2Quat."""
     axis_arr = np.asarray(axis, dtype=np.float64)
-    axis_arr /= np.linalg.norm(axis_arr)
-    half = np.deg2rad(degrees) / 2
-    return np.concatenate([[np.cos(half)], np.sin(half) * axis_arr])
+    out = np.empty(4)
+    mujoco.mju_axisAngle2Quat(out, axis_arr / np.linalg.norm(axis_arr), np.deg2rad(degrees))
+    return out
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,15 @@ def parse_view_gate_log_line(line: str) -> dict[str, float] | None:
 
 
 def dataclass_from_json(cls: type, path: Path) -> Any:
-    """Build dataclass `cls` from a JSON file; an unknown field fails naming it and the known ones."""
-    data = json.loads(Path(path).read_text())
-    unknown = set(data) - set(cls.__dataclass_fields__)
-    if unknown:
-        raise ValueError(
-            f"{path}: unknown field(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
-        )
-    return cls(**data)
+    """Dataclass `cls` from a JSON file, decoded by draccus (LeRobot's config parser); an unknown or
+    ill-typed field is a ValueError naming the file and the field."""
+    import draccus
+    from draccus.utils import DecodingError
+
+    try:
+        return draccus.parse(cls, config_path=path, args=[])
+    except DecodingError as err:
+        raise ValueError(f"{path}: {err}") from err
 
 
 @dataclass

@@ -312,6 +312,8 @@ def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     difference of means with its interval."""
     mine = model_scores(protocol, runs, protocol.default_model)
     theirs = model_scores(protocol, runs, protocol.baseline_model)
+    if not mine and not theirs:
+        return []
     steps = " and ".join(str(s) for s in protocol.score_steps)
     rows = [
         "### Across training seeds",

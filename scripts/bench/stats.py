@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import math
-import random
-import statistics
 from collections.abc import Sequence
 
+import numpy as np
+from scipy.stats import binomtest, bootstrap
 
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n, unlike p ± 2se)."""
+
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n, unlike p ± 2se),
+    from scipy.stats.binomtest; (0, 1) when there are no trials."""
     if trials <= 0:
         return (0.0, 1.0)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return (float(ci.low), float(ci.high))
 
 
 def difference_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
@@ -47,11 +46,15 @@ def stage_rates(max_rewards: Sequence[float], stage_names: Sequence[str]) -> dic
 def paired_difference_interval(
     a: dict[int, float], b: dict[int, float], resamples: int = 10_000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean of a - b over the episodes both scored, with a 95% bootstrap interval over episodes."""
+    """Mean of a - b over the episodes both scored, with a 95% percentile-bootstrap interval over
+    episodes (scipy.stats.bootstrap)."""
     shared = sorted(set(a) & set(b))
     if len(shared) < 2:
         raise ValueError(f"need at least 2 episodes scored by both checkpoints, got {len(shared)}")
-    diffs = [a[e] - b[e] for e in shared]
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
-    return statistics.fmean(diffs), means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    diffs = np.array([a[e] - b[e] for e in shared])
+    if np.ptp(diffs) == 0:  # every resample has the same mean: the interval is that mean
+        return float(diffs[0]), float(diffs[0]), float(diffs[0])
+    ci = bootstrap(
+        (diffs,), np.mean, n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed)
+    ).confidence_interval
+    return float(diffs.mean()), float(ci.low), float(ci.high)
