@@ -76,14 +76,24 @@ def graph_input_names(config: HeteroACTConfig, missing_cameras: Sequence[str] = 
 
 
 def sample_inputs(
-    config: HeteroACTConfig, batch_size: int, seed: int = 0, missing_cameras: Sequence[str] = ()
+    config: HeteroACTConfig,
+    batch_size: int,
+    seed: int = 0,
+    missing_cameras: Sequence[str] = (),
+    with_action: bool = False,
 ) -> dict[str, Tensor]:
-    """Random inputs as the preprocessor produces them (mean/std-normalised, so roughly N(0, 1))."""
+    """Random inputs as the preprocessor produces them (mean/std-normalised, so roughly N(0, 1)), for
+    any ACT-family config; `with_action` adds a training batch's action chunk and its padding mask."""
     gen = torch.Generator().manual_seed(seed)
-    return {
+    batch = {
         name: torch.randn(batch_size, *config.input_features[name].shape, generator=gen)
         for name in graph_input_names(config, missing_cameras)
     }
+    if with_action:
+        action_dim = config.action_feature.shape[0]
+        batch[ACTION] = torch.randn(batch_size, config.chunk_size, action_dim, generator=gen)
+        batch["action_is_pad"] = torch.zeros(batch_size, config.chunk_size, dtype=torch.bool)
+    return batch
 
 
 def load_policy(policy_path: str):

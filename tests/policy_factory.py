@@ -10,6 +10,7 @@ from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.policies.act.configuration_act import ACTConfig
 
 from lerobot_hetero_act.configuration_hetero_act import HeteroACTConfig
+from lerobot_hetero_act.export import sample_inputs
 from lerobot_hetero_act.modeling_hetero_act import HeteroACTPolicy
 
 # Three cameras at two resolutions, named like ALOHA's.
@@ -96,14 +97,11 @@ def make_batch(
     seed: int = 0,
     with_action: bool = True,
 ) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    batch = {"observation.state": torch.randn(batch_size, STATE_DIM, generator=gen)}
-    for name, (h, w) in cameras.items():
-        batch[f"observation.images.{name}"] = torch.randn(batch_size, 3, h, w, generator=gen)
-    if with_action:
-        batch["action"] = torch.randn(batch_size, CHUNK, ACTION_DIM, generator=gen)
-        batch["action_is_pad"] = torch.zeros(batch_size, CHUNK, dtype=torch.bool)
-    return batch
+    """Random normalised state, camera images (and action chunk) for these cameras: the package's
+    sample-input builder (export.sample_inputs) on the tiny config."""
+    return sample_inputs(
+        make_config(cameras, config_cls=ACTConfig), batch_size, seed, with_action=with_action
+    )
 
 
 def observation(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

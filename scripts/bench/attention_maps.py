@@ -128,31 +128,32 @@ def dataset_frames(
 
 def rollout_frames(
     policy, preprocessor, postprocessor, task: str, frames: Sequence[int], seed: int
-) -> Iterator[Frame]:
-    """Frames of a closed-loop rollout of the policy in `aloha_multicam`, rendering its cameras at its sizes."""
-    from lerobot.envs.utils import preprocess_observation
+) -> list[Frame]:
+    """Frames of a closed-loop rollout of the policy in `aloha_multicam` (policy_rollout.run_episode),
+    rendering its cameras at its sizes; the frames are taken before the action of their step."""
+    from .policy_rollout import make_policy_env, run_episode
 
-    from .policy_rollout import make_policy_env
+    captured: list[Frame] = []
+    steps_taken: list[int] = []
+
+    def act(observation: dict[str, Any]) -> np.ndarray:
+        step = len(steps_taken)
+        steps_taken.append(step)
+        if step in frames:
+            images = {k: to_display(observation[k][0]) for k in policy.config.image_features}
+            tag, title = f"rollout_seed{seed}_step{step:04d}", f"rollout seed {seed}, step {step}"
+            captured.append(Frame(tag, dict(observation), images, title))
+        with torch.no_grad():
+            return postprocessor(policy.select_action(preprocessor(dict(observation))))[0].cpu().numpy()
 
     env = make_policy_env(policy.config, task)
     try:
-        raw, _ = env.reset(seed=seed)
-        policy.reset()
-        for step in range(max(frames) + 1):
-            observation = preprocess_observation(raw)
-            if step in frames:
-                images = {k: to_display(observation[k][0]) for k in policy.config.image_features}
-                tag, title = f"rollout_seed{seed}_step{step:04d}", f"rollout seed {seed}, step {step}"
-                yield Frame(tag, dict(observation), images, title)
-            with torch.no_grad():
-                action = postprocessor(policy.select_action(preprocessor(dict(observation))))
-            raw, _, terminated, truncated, _ = env.step(action[0].cpu().numpy())
-            if terminated or truncated:
-                if late := [f for f in frames if f > step]:
-                    raise AttentionMapError(f"--frames {late}: the rollout ended at step {step}")
-                return
+        run_episode(env, act, seed, reset=policy.reset, max_steps=max(frames) + 1)
     finally:
         env.close()
+    if late := [f for f in frames if f >= len(steps_taken)]:
+        raise AttentionMapError(f"--frames {late}: the rollout ended at step {len(steps_taken) - 1}")
+    return captured
 
 
 def panels(fusion) -> list[Panel]:

@@ -49,8 +49,10 @@ def run_episode(
     act: Callable[[dict[str, Any]], np.ndarray],
     seed: int,
     reset: Callable[[], None] | None = None,
+    max_steps: int | None = None,
 ) -> Episode:
-    """One episode: `act` maps LeRobot's preprocessed observation (batch 1) to one action (action_dim,)."""
+    """One episode (or its first `max_steps` steps): `act` maps LeRobot's preprocessed observation
+    (batch 1) to one action (action_dim,)."""
     from lerobot.envs.utils import preprocess_observation
 
     episode = Episode(seed)
@@ -66,5 +68,5 @@ def run_episode(
         raw, reward, terminated, truncated, info = env.step(action)
         episode.max_reward = max(episode.max_reward, float(reward))
         episode.success = episode.success or bool(info.get("is_success", False))
-        if terminated or truncated:
+        if terminated or truncated or len(episode.actions) == max_steps:
             return episode

@@ -150,14 +150,9 @@ def build_policy(spec: dict[str, Any]):
 
 def make_batch(policy, batch_size: int, with_action: bool) -> dict:
     """Random normalised inputs (timings do not depend on pixel values)."""
-    import torch
+    from lerobot_hetero_act.export import sample_inputs
 
-    config, gen = policy.config, torch.Generator().manual_seed(0)
-    batch = {k: torch.randn(batch_size, *f.shape, generator=gen) for k, f in config.input_features.items()}
-    if with_action:
-        batch["action"] = torch.randn(batch_size, config.chunk_size, ACTION_DIM, generator=gen)
-        batch["action_is_pad"] = torch.zeros(batch_size, config.chunk_size, dtype=torch.bool)
-    return batch
+    return sample_inputs(policy.config, batch_size, with_action=with_action)
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int) -> dict[str, list[float]]:
