@@ -1,6 +1,6 @@
 """Checkpoints written by hetero_act v0.1 keep loading and keep predicting the same actions.
 
-tests/compat/hetero_act_v0_1/ is a committed checkpoint (see scripts/make_compat_artifact.py: all
+tests/compat/hetero_act_v0_1/ is a committed checkpoint (see tests/compat/make_compat_artifact.py: all
 non-backbone tensors, both processors, a fixed observation and the action chunk v0.1 predicted
 for it; the ResNet-18 backbone is rebuilt from an RNG-free recipe because it is 45 MB). A change that
 renames state-dict keys, drops or retypes config fields, or changes what the network computes

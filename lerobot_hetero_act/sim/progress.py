@@ -21,7 +21,7 @@ from typing import Any
 
 SIDECAR_NAME = "scripted_demos.json"
 SUMMARY_NAME = "recording_summary.json"
-"""Success-rate summary written at the end of each run (read by scripts/demo.py)."""
+"""Success-rate summary written at the end of each run (read by the demo, scripts/bench/demo.py)."""
 BACKUP_DIR_NAME = ".commit_backup"
 # Metadata files LeRobot rewrites in place when an episode is saved (all others are new files,
 # because a resumed writer always starts new data / video / episode-index files).

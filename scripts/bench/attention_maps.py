@@ -285,7 +285,7 @@ def write_attention_maps(
 
 USAGE = """Draw where hetero_act's cameras look at each other: per-edge attention and view-gate weights.
 
-Writes one PNG per frame, attention.npz and attention_meta.json (see lerobot_hetero_act.attention_maps).
+Writes one PNG per frame, attention.npz and attention_meta.json (see the docstring of scripts/bench/attention_maps.py).
 
     .venv/bin/python scripts/attention_maps.py --policy-path outputs/train/run/checkpoints/last/pretrained_model \\
         --dataset-root outputs/sim_transfer_96x128 --repo-id local/sim_transfer_96x128 \\

@@ -4,7 +4,7 @@ in aloha_multicam -> a report folder (success with its interval, reward stages, 
 The demo is a one-model run of the learning benchmark's protocol (`configs/learning_benchmark_*.json`):
 the same cameras, sizes and training flags that the benchmark measured, with the demo's own number of
 episodes, steps and eval episodes. Every stage is the real command a user would type, run through
-`benchmarks.learning`, so an interrupted demo continues where it stopped (recording resumes, training
+`bench.learning`, so an interrupted demo continues where it stopped (recording resumes, training
 resumes from its last checkpoint, evaluated checkpoints are not evaluated again). Every sentence of the
 report is computed from this run's files.
 """

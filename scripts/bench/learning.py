@@ -97,7 +97,7 @@ class LearningProtocol:
     """Recipe name -> {"levers": what it changes, "models": {base model: the base model with the
     recipe}}: the screening compares each pair on the same training seeds."""
     heldout_episodes: int = 10
-    """Scripted episodes recorded apart from the demos for held-out L1 (`benchmarks.heldout`)."""
+    """Scripted episodes recorded apart from the demos for held-out L1 (`bench.heldout`)."""
     heldout_seed: int = 50_000
     eval_seed: int = 100_000
     eval_episodes: int = 20

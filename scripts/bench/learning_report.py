@@ -1,7 +1,7 @@
 """Figures and the markdown section of the learning benchmark, generated from the committed results.
 
 Nothing here is typed by hand: every number and curve comes from the per-checkpoint eval summaries
-and training timelines that `benchmarks.learning` writes, so rerunning the report after more runs
+and training timelines that `bench.learning` writes, so rerunning the report after more runs
 finish updates the document. The section replaces the text between LEARNING_BEGIN and LEARNING_END
 in docs/benchmarks.md (appended if the markers are missing).
 """

@@ -14,8 +14,8 @@ largest resolution it is also exported to ONNX (`export.export_onnx`, checked ag
 (batch 1, the same number of intra-op threads; torch is imported, as by `onnx_runner`, whose
 pre/post-processors are torch code).
 
-Learning quality is not measured here: see `benchmarks/learning.py` (closed-loop success) and
-`benchmarks/heldout.py` (held-out L1).
+Learning quality is not measured here: see `scripts/bench/learning.py` (closed-loop success) and
+`scripts/bench/heldout.py` (held-out L1).
 """
 
 from __future__ import annotations
