@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_STATE
 from torch import Tensor, nn
 
 from .camera_roles import camera_key
@@ -51,17 +51,14 @@ class ChunkGraph(nn.Module):
     forward(*inputs) -> (batch, chunk_size, action_dim), the normalised chunk of predict_action_chunk.
     """
 
-    def __init__(self, model: nn.Module, input_names: Sequence[str], camera_keys: Sequence[str]):
+    def __init__(self, model: nn.Module, input_names: Sequence[str]):
         super().__init__()
         self.model = model
         self.input_names = list(input_names)
-        self.camera_keys = list(camera_keys)
 
     def forward(self, *inputs: Tensor) -> Tensor:
-        batch = dict(zip(self.input_names, inputs, strict=True))
-        # ACT's list of images in config order; None for a camera left out of the graph (absent token).
-        batch[OBS_IMAGES] = [batch.get(key) for key in self.camera_keys]
-        return self.model(batch)[0]
+        # A camera left out of the graph is simply not an input: the network uses its absent token.
+        return self.model(dict(zip(self.input_names, inputs, strict=True)))[0]
 
 
 def graph_input_names(config: HeteroACTConfig, missing_cameras: Sequence[str] = ()) -> list[str]:
@@ -136,7 +133,7 @@ def export_onnx(
     output.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(policy.model).eval().cpu()  # exporting must not leave traces on the policy
     names = graph_input_names(config, missing)
-    graph = ChunkGraph(model, names, list(config.image_features)).eval()
+    graph = ChunkGraph(model, names).eval()
     # Batch 2 for tracing: a size-1 dimension would be specialised to a constant.
     example = sample_inputs(config, batch_size=2, missing_cameras=missing)
     args = tuple(example[n] for n in names)

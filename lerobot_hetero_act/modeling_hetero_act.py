@@ -17,7 +17,7 @@ No `from __future__ import annotations` here: LeRobot's tooling reads
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from contextvars import ContextVar
 
 import einops
@@ -25,7 +25,7 @@ import torch
 from lerobot.configs.policies import PreTrainedConfig
 from lerobot.policies.act.modeling_act import ACT, ACTPolicy, ACTTemporalEnsembler
 from lerobot.policies.pretrained import PreTrainedPolicy
-from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_IMAGES, OBS_STATE
+from lerobot.utils.constants import ACTION, OBS_ENV_STATE, OBS_STATE
 from torch import Tensor
 from torch.nn import functional as F  # noqa: N812
 
@@ -101,28 +101,22 @@ class HeteroACT(ACT):
             view_gate_min_share=config.view_gate_min_share,
         )
 
-    def camera_feature_maps(self, images: Sequence[Tensor | None]) -> dict[str, Tensor]:
+    def camera_feature_maps(self, images: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Backbone feature maps per camera key; cameras of equal size share one batched pass.
 
-        `images` follows `config.image_features` order; a None entry is a missing camera (no map).
+        `images`: camera key -> (B, C, H, W) for the cameras present (a missing camera is no entry).
         """
-        keys = list(self.config.image_features)
-        if len(images) != len(keys):
-            raise ValueError(f"expected {len(keys)} camera tensors ({keys}), got {len(images)}.")
-        resized = [
-            None if img is None else self.resize_for_backbone(keys[i], img) for i, img in enumerate(images)
-        ]
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, img in enumerate(resized):
-            if img is not None:
-                groups.setdefault(tuple(img.shape[1:]), []).append(i)
+        resized = {key: self.resize_for_backbone(key, img) for key, img in images.items()}
+        groups: dict[tuple[int, ...], list[str]] = {}
+        for key, img in resized.items():
+            groups.setdefault(tuple(img.shape[1:]), []).append(key)
         feature_maps: dict[str, Tensor] = {}
-        for indices in groups.values():
-            stacked = torch.cat([resized[i] for i in indices], dim=0)
+        for keys in groups.values():
+            stacked = torch.cat([resized[key] for key in keys], dim=0)
             # unflatten + unbind rather than chunk: same values, and an exported graph keeps a
             # symbolic batch size (chunk's piece count is a guard torch.export cannot prove).
-            maps = self.backbone(stacked)["feature_map"].unflatten(0, (len(indices), -1)).unbind(0)
-            feature_maps.update({keys[i]: m for i, m in zip(indices, maps, strict=True)})
+            maps = self.backbone(stacked)["feature_map"].unflatten(0, (len(keys), -1)).unbind(0)
+            feature_maps.update(zip(keys, maps, strict=True))
         return feature_maps
 
     def resize_for_backbone(self, camera: str, image: Tensor) -> Tensor:
@@ -151,8 +145,8 @@ class HeteroACT(ACT):
             return image
         return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
-    def camera_tokens(self, images: Sequence[Tensor | None]) -> tuple[Tensor, Tensor]:
-        """(T, B, D) camera tokens and their (T, 1, D) position embeddings."""
+    def camera_tokens(self, images: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(T, B, D) camera tokens and their (T, 1, D) position embeddings, from camera key -> image."""
         feature_maps = self.camera_feature_maps(images)
         dropped = self.sample_camera_dropout(next(iter(feature_maps.values()))) if self.training else None
         return self.camera_fusion(feature_maps, dropped=dropped)
@@ -200,7 +194,7 @@ class HeteroACT(ACT):
         """ACT.forward with the camera tokens from the fusion module; returns (actions, (mu, log_sigma_x2))."""
         if self.config.use_vae and self.training and ACTION not in batch:
             raise ValueError("training with use_vae=True needs 'action' in the batch.")
-        batch_size = _batch_size(batch)
+        batch_size = _batch_size(batch, self.config)
         latent, mu, log_sigma_x2 = self.latent_sample(batch, batch_size)
 
         tokens = [self.encoder_latent_input_proj(latent).unsqueeze(0)]
@@ -210,7 +204,7 @@ class HeteroACT(ACT):
         if self.config.env_state_feature:
             tokens.append(self.encoder_env_state_input_proj(batch[OBS_ENV_STATE]).unsqueeze(0))
         if self.config.image_features:
-            cam_tokens, cam_pos = self.camera_tokens(batch[OBS_IMAGES])
+            cam_tokens, cam_pos = self.camera_tokens(present_cameras(batch, self.config))
             tokens.append(cam_tokens)
             pos_embed.append(cam_pos)
         encoder_in = torch.cat(tokens, dim=0)
@@ -232,9 +226,16 @@ class HeteroACT(ACT):
         return actions, (mu, log_sigma_x2)
 
 
-def _batch_size(batch: dict[str, Tensor]) -> int:
-    present = [img for img in batch.get(OBS_IMAGES, []) if img is not None]
-    return present[0].shape[0] if present else batch[OBS_ENV_STATE].shape[0]
+def present_cameras(batch: Mapping[str, Tensor], config: HeteroACTConfig) -> dict[str, Tensor]:
+    """Camera key -> image for the policy's cameras in the batch, in config order; the one place the
+    network learns which cameras are present (a missing one, tolerated under camera dropout, is absent).
+    ACT's list of images (OBS_IMAGES), which ACTPolicy.forward still builds, is not used."""
+    return {key: batch[key] for key in config.image_features if key in batch}
+
+
+def _batch_size(batch: dict[str, Tensor], config: HeteroACTConfig) -> int:
+    present = present_cameras(batch, config)
+    return next(iter(present.values())).shape[0] if present else batch[OBS_ENV_STATE].shape[0]
 
 
 class HeteroACTPolicy(ACTPolicy):
@@ -321,15 +322,13 @@ class HeteroACTPolicy(ACTPolicy):
         self._reported_absent = set()
         super().reset()
 
-    def _camera_list(self, batch: dict[str, Tensor], inference: bool) -> dict[str, Tensor]:
-        """Validate the observation and add ACT's OBS_IMAGES list (None for a tolerated missing camera)."""
+    def _checked(self, batch: dict[str, Tensor], inference: bool) -> dict[str, Tensor]:
+        """The batch, validated (a tolerated missing camera is logged once per episode)."""
         missing = check_observation(batch, self.config, inference=inference)
         for key in missing:
             if key not in self._reported_absent:
                 logging.warning("hetero_act: camera %s is absent; using its learned absent token.", key)
                 self._reported_absent.add(key)
-        batch = dict(batch)
-        batch[OBS_IMAGES] = [batch.get(key) for key in self.config.image_features]
         return batch
 
     @torch.no_grad()
@@ -346,13 +345,13 @@ class HeteroACTPolicy(ACTPolicy):
     def predict_action_chunk(self, batch: dict[str, Tensor]) -> Tensor:
         """Predict a chunk of actions; refuses observations the policy was not trained for."""
         self.eval()
-        actions = self.model(self._camera_list(batch, inference=True))[0]
+        actions = self.model(self._checked(batch, inference=True))[0]
         self._accumulate_gate()
         return actions
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
         """ACT's loss (L1 + KL); with view gating, the mean gate per camera joins the logged metrics."""
-        loss, loss_dict = super().forward(self._camera_list(batch, inference=False))
+        loss, loss_dict = super().forward(self._checked(batch, inference=False))
         gate = self.model.camera_fusion.last_gate if self.config.image_features else None
         if gate is not None:
             for key, value in zip(self.config.image_features, gate.mean(dim=0).tolist(), strict=True):

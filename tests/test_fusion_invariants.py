@@ -93,7 +93,7 @@ def test_an_edge_module_changes_only_its_query_roles_tokens(edge):
     policy = make_policy(camera_roles=ALOHA_ROLES, dropout=0.0).eval()
     model: HeteroACT = policy.model
     batch = make_batch(with_action=False)
-    images = [batch[k] for k in policy.config.image_features]
+    images = {k: batch[k] for k in policy.config.image_features}
     with torch.no_grad():
         before, _ = model.camera_tokens(images)
         fusion(policy).cross_attention[edge].out_proj.bias.add_(1.0)
@@ -111,13 +111,13 @@ def test_every_camera_token_has_its_own_position_embedding():
     model = policy.model
     assert model.encoder_1d_feature_pos_embed.num_embeddings == 2  # latent + state, untouched
     batch = make_batch(with_action=False)
-    tokens, pos = model.camera_tokens([batch[k] for k in policy.config.image_features])
+    tokens, pos = model.camera_tokens({k: batch[k] for k in policy.config.image_features})
     assert tokens.shape == (3, 2, 32) and pos.shape == (3, 1, 32)
     assert torch.unique(pos.squeeze(1), dim=0).shape[0] == 3  # one distinct embedding per camera
 
     spatial = design_rig_policy(token_mode="spatial")
     batch = make_batch(DESIGN_RIG_CAMERAS, with_action=False)
-    tokens, pos = spatial.model.camera_tokens([batch[k] for k in spatial.config.image_features])
+    tokens, pos = spatial.model.camera_tokens({k: batch[k] for k in spatial.config.image_features})
     assert tokens.shape[0] == pos.shape[0] == 36 + 16 + 4
     assert torch.unique(pos.squeeze(1), dim=0).shape[0] == 56
 
@@ -250,10 +250,10 @@ def test_cameras_of_different_sizes_and_one_backbone_pass_per_size():
 def test_batched_backbone_pass_equals_per_camera_passes():
     policy = make_policy(camera_roles=ALOHA_ROLES).eval()
     batch = make_batch(with_action=False)
-    images = [batch[k] for k in policy.config.image_features]
+    images = {k: batch[k] for k in policy.config.image_features}
     with torch.no_grad():
         maps = policy.model.camera_feature_maps(images)
-        for key, img in zip(policy.config.image_features, images, strict=True):
+        for key, img in images.items():
             torch.testing.assert_close(maps[key], policy.model.backbone(img)["feature_map"])
 
 

@@ -184,7 +184,7 @@ def count_encoder_tokens(policy, batch) -> int:
     return seen[0]
 
 
-def backbone_and_image_path(policy, images: list) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def backbone_and_image_path(policy, images: dict) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """The backbone pass as the model runs it, and the image-token path on its output.
 
     hetero_act: `camera_feature_maps` (equal-size cameras batched), then `camera_fusion`. ACT: one
@@ -194,7 +194,7 @@ def backbone_and_image_path(policy, images: list) -> tuple[Callable[[], Any], Ca
     if hasattr(model, "camera_fusion"):
         maps = model.camera_feature_maps(images)
         return (lambda: model.camera_feature_maps(images)), (lambda: model.camera_fusion(maps))
-    backbone = lambda: [model.backbone(img)["feature_map"] for img in images]  # noqa: E731
+    backbone = lambda: [model.backbone(img)["feature_map"] for img in images.values()]  # noqa: E731
     maps_list, proj, pos = backbone(), model.encoder_img_feat_input_proj, model.encoder_cam_feat_pos_embed
     return backbone, lambda: [(proj(fm), pos(fm)) for fm in maps_list]
 
@@ -223,7 +223,9 @@ def measure_torch(spec: dict[str, Any]) -> dict[str, Any]:
         policy.model = torch.compile(policy.model)  # compiles on the first (warm-up) calls
     log(f"{row['model']} @ {row['resolution']}: inference x{spec['infer_repeats']}")
     with torch.no_grad():
-        backbone, image_path = backbone_and_image_path(policy, [obs[k] for k in policy.config.image_features])
+        backbone, image_path = backbone_and_image_path(
+            policy, {k: obs[k] for k in policy.config.image_features}
+        )
         infer = lambda: policy.predict_action_chunk(obs)  # noqa: E731
         fns = {"infer": infer, "backbone": backbone, "image_path": image_path}
         times = time_interleaved(fns, spec["warmup"], spec["infer_repeats"])
