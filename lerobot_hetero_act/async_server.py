@@ -30,6 +30,7 @@ and observations are Python pickles), so anyone who can reach the port can run c
 Never expose this server to an untrusted network; keep it on 127.0.0.1 or a private link you control.
 """
 
+import functools
 import pickle  # nosec: LeRobot's protocol; see SECURITY above
 import sys
 import threading
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 
 import draccus
 import grpc
-from lerobot.async_inference import constants, policy_server
+from lerobot.async_inference import constants
 from lerobot.async_inference.configs import PolicyServerConfig
 from lerobot.async_inference.helpers import RemotePolicyConfig
 from lerobot.configs.policies import PreTrainedConfig
@@ -70,6 +71,8 @@ class HeteroACTPolicyServerConfig(PolicyServerConfig):
 
 def add_hetero_act_to_supported_policies() -> list[str]:
     """Append hetero_act to LeRobot's list of served policy types, where the server reads it."""
+    from lerobot.async_inference import policy_server
+
     for module in (constants, policy_server):
         supported = module.SUPPORTED_POLICIES
         if POLICY_TYPE not in supported:
@@ -103,58 +106,69 @@ def instruction_mismatch(specs: RemotePolicyConfig, config: PreTrainedConfig) ->
     )
 
 
-class HeteroACTPolicyServer(policy_server.PolicyServer):
-    """LeRobot's PolicyServer with hetero_act's checks (module docstring); other types unchanged."""
+@functools.cache
+def hetero_act_server_class() -> type:
+    """LeRobot's PolicyServer with hetero_act's checks (module docstring); other types unchanged.
 
-    def __init__(self, config: PolicyServerConfig):
-        super().__init__(config)
-        self._rename_map: dict[str, str] = {}
-        self._call = threading.local()
+    Built on first use: importing LeRobot's policy_server module creates a `logs/` folder in the
+    working directory (its logger is a class attribute), which a mere import of this module must not.
+    """
+    from lerobot.async_inference import policy_server
 
-    @property
-    def policy_image_features(self):
-        """The policy's image features, also under the robot's names that the rename map maps to them."""
-        features = dict(super().policy_image_features)
-        for robot_key, policy_key in self._rename_map.items():
-            if policy_key in features:
-                features[robot_key] = features[policy_key]
-        return features
+    class HeteroACTPolicyServer(policy_server.PolicyServer):
+        """LeRobot's PolicyServer with hetero_act's checks (module docstring); other types unchanged."""
 
-    def SendPolicyInstructions(self, request, context):  # noqa: N802 (gRPC method name)
-        specs = pickle.loads(request.data)  # nosec: as LeRobot's server does with the same bytes
-        if isinstance(specs, RemotePolicyConfig) and specs.policy_type == POLICY_TYPE and self.running:
-            config = PreTrainedConfig.from_pretrained(specs.pretrained_name_or_path)
-            if (problem := instruction_mismatch(specs, config)) is not None:
-                self.logger.error(problem)
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        reply = super().SendPolicyInstructions(request, context)
-        if isinstance(specs, RemotePolicyConfig) and specs.policy_type == POLICY_TYPE and self.running:
-            self._rename_map = dict(specs.rename_map or {})
-            ensure_observation_check(self.preprocessor, self.policy.config)
-        return reply
+        def __init__(self, config: PolicyServerConfig):
+            super().__init__(config)
+            self._rename_map: dict[str, str] = {}
+            self._call = threading.local()
 
-    def GetActions(self, request, context):  # noqa: N802 (gRPC method name)
-        self._call.context = context
-        return super().GetActions(request, context)
+        @property
+        def policy_image_features(self):
+            """The policy's image features, also under the robot's names that the rename map maps to them."""
+            features = dict(super().policy_image_features)
+            for robot_key, policy_key in self._rename_map.items():
+                if policy_key in features:
+                    features[robot_key] = features[policy_key]
+            return features
 
-    def _predict_action_chunk(self, observation_t):
-        """LeRobot's inference; a refused observation becomes the reply's error status (LeRobot's
-        GetActions logs an exception and replies with an empty message)."""
-        try:
-            return super()._predict_action_chunk(observation_t)
-        except ObservationError as error:
-            self._call.context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
-            self._call.context.set_details(str(error))
-            raise
-        except Exception as error:
-            self._call.context.set_code(grpc.StatusCode.INTERNAL)
-            self._call.context.set_details(f"{type(error).__name__}: {error}")
-            raise
+        def SendPolicyInstructions(self, request, context):  # noqa: N802 (gRPC method name)
+            specs = pickle.loads(request.data)  # nosec: as LeRobot's server does with the same bytes
+            if isinstance(specs, RemotePolicyConfig) and specs.policy_type == POLICY_TYPE and self.running:
+                config = PreTrainedConfig.from_pretrained(specs.pretrained_name_or_path)
+                if (problem := instruction_mismatch(specs, config)) is not None:
+                    self.logger.error(problem)
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            reply = super().SendPolicyInstructions(request, context)
+            if isinstance(specs, RemotePolicyConfig) and specs.policy_type == POLICY_TYPE and self.running:
+                self._rename_map = dict(specs.rename_map or {})
+                ensure_observation_check(self.preprocessor, self.policy.config)
+            return reply
+
+        def GetActions(self, request, context):  # noqa: N802 (gRPC method name)
+            self._call.context = context
+            return super().GetActions(request, context)
+
+        def _predict_action_chunk(self, observation_t):
+            """LeRobot's inference; a refused observation becomes the reply's error status (LeRobot's
+            GetActions logs an exception and replies with an empty message)."""
+            try:
+                return super()._predict_action_chunk(observation_t)
+            except ObservationError as error:
+                self._call.context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+                self._call.context.set_details(str(error))
+                raise
+            except Exception as error:
+                self._call.context.set_code(grpc.StatusCode.INTERNAL)
+                self._call.context.set_details(f"{type(error).__name__}: {error}")
+                raise
+
+    return HeteroACTPolicyServer
 
 
 def serve(cfg: PolicyServerConfig) -> None:
     """LeRobot's `policy_server.serve`, with HeteroACTPolicyServer as the servicer."""
-    servicer = HeteroACTPolicyServer(cfg)
+    servicer = hetero_act_server_class()(cfg)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     services_pb2_grpc.add_AsyncInferenceServicer_to_server(servicer, server)
     server.add_insecure_port(f"{cfg.host}:{cfg.port}")
@@ -174,6 +188,8 @@ def parse_config(argv: Sequence[str] | None = None) -> PolicyServerConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     cfg = parse_config(argv if argv is not None else sys.argv[1:])
     supported = add_hetero_act_to_supported_policies()
+    from lerobot.async_inference import policy_server
+
     policy_server.PolicyServer.logger.info(f"Serving policy types: {supported}")
     if cfg.host not in ("127.0.0.1", "localhost", "::1"):
         policy_server.PolicyServer.logger.warning(
