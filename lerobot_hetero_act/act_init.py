@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
-from safetensors.torch import load_file
+from lerobot.utils.constants import PRETRAINED_MODEL_DIR
 
-from .checkpoint_checks import CheckpointError, checkpoint_file
+from .checkpoint_checks import CheckpointError, open_checkpoint
 
 
 @dataclass
@@ -39,27 +38,24 @@ class ActInitReport:
         )
 
 
-def resolve_act_weights(source: str) -> Path:
-    """model.safetensors of an ACT checkpoint given as a directory (pretrained_model or a training
-    checkpoint folder), the file itself, or a Hugging Face Hub id (served from the local cache offline)."""
+def act_checkpoint_path(source: str) -> str:
+    """The pretrained_model folder of an ACT checkpoint given as that folder, a training checkpoint
+    folder holding one, or a Hugging Face Hub id (served from the local cache offline)."""
     path = Path(source).expanduser()
-    if path.is_file() and path.name.endswith(".safetensors"):
-        return path
-    if (path / "pretrained_model" / SAFETENSORS_SINGLE_FILE).is_file():
-        path = path / "pretrained_model"
-    try:
-        return checkpoint_file(path if path.exists() else source, SAFETENSORS_SINGLE_FILE)
-    except CheckpointError as err:
-        raise FileNotFoundError(f"init_from_act: {err}") from err
+    if (path / PRETRAINED_MODEL_DIR).is_dir():
+        return str(path / PRETRAINED_MODEL_DIR)
+    return str(path) if path.exists() else source
 
 
 def load_matching_act_weights(policy: torch.nn.Module, source: str) -> ActInitReport:
-    """Copy every tensor of the ACT checkpoint whose name and shape match into `policy`."""
-    act_state = load_file(str(resolve_act_weights(source)))
-    if not any(k.startswith("model.encoder.") for k in act_state):
-        raise ValueError(
-            f"init_from_act: {source!r} does not look like an ACT checkpoint (no model.encoder.* tensors)."
-        )
+    """Copy every tensor of the ACT checkpoint whose name and shape match into `policy`.
+
+    The checkpoint is opened like every other (checkpoint_checks.open_checkpoint), as type `act`;
+    FileNotFoundError naming `source` if it is none."""
+    try:
+        act_state = open_checkpoint(act_checkpoint_path(source), expected_type="act").policy.state_dict()
+    except CheckpointError as err:
+        raise FileNotFoundError(f"init_from_act: {err}") from err
     own = policy.state_dict()
     to_load = {k: act_state[k] for k, t in own.items() if k in act_state and act_state[k].shape == t.shape}
     report = ActInitReport(
