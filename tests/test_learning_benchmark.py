@@ -205,7 +205,7 @@ def test_report_verdicts_follow_the_final_points_and_keep_the_rest_of_the_doc(tm
     write_learning_report(protocol, results, doc)
     text = doc.read_text()
     assert text.count("## Learning benchmark") == 1
-    assert "| act | 2000 | 2000 |" in text
+    assert "| act | 2000 | CPU only, 2 CPU cores | 2000 |" in text
 
 
 def test_report_uses_the_quiet_machine_step_time_for_wall_clock(tmp_path: Path):
@@ -341,3 +341,27 @@ def test_recipe_screening_compares_each_recipe_model_with_its_base_on_shared_see
     )
     assert "| gn_shift | act | 2000 | 14% (7/50 at 4000, 7/50 at 5000) | not finished | – |" in text
     assert "mean gain over shared seeds act -4 points, hetero_cell_keys +10 points: **does not win**" in text
+
+
+def test_four_x_samples_point_reports_the_lent_machines_runs_and_says_when_there_are_none(tmp_path: Path):
+    protocol = LearningProtocol.from_file(PROTOCOL)
+    results = tmp_path / "results"
+    _five_seed_results(results / protocol.name, [30, 5, 20, 20, 20], [5, 7, 5, 5, 5])
+    doc = tmp_path / "benchmarks.md"
+    write_learning_report(protocol, results / protocol.name, doc)
+    assert "4× samples (batch 32 × the same steps, on a lent GPU): not measured" in doc.read_text()
+
+    four_x = results / f"{protocol.name}_4x_samples"
+    _write_run(four_x, "hetero_cell_keys", 1000, {4000: (40, 50), 5000: (45, 50)}, minutes=7)
+    _write_run(four_x, "act", 1000, {4000: (20, 50)}, minutes=7)  # stopped before its last step
+    for path in four_x.rglob("eval_step*.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "machine": "NVIDIA H200, 16 CPU cores"}))
+    write_learning_report(protocol, results / protocol.name, doc)
+    text = doc.read_text()
+    assert "(`transfer_cube_v1_4x_samples`: batch 32 × 5000 steps; NVIDIA H200" in text
+    assert (
+        "- `hetero_cell_keys`: mean 85%, range 85%–85% (seed 1000: 85% (40/50 at 4000, 45/50 at 5000))"
+        in text
+    )
+    assert "- `act`: – (no finished seed; unfinished seeds [1000])" in text
+    assert "| hetero_cell_keys | 1000 | CPU only, 2 CPU cores | 5000 |" in text  # the CPU runs' machine

@@ -164,10 +164,13 @@ class LearningProtocol:
         return self.model_args(model)[0].removeprefix("--policy.type=")
 
     def lerobot_entry(self, model: str, tool: str) -> list[str]:
-        """The command that runs LeRobot's `tool` ("train" or "eval") for this model's policy type."""
-        if self.policy_type(model) in BENCHMARK_POLICY_TYPES:
+        """The command that runs LeRobot's `tool` ("train" or "eval") for this model's policy type
+        (LeRobot's main through scripts/lerobot_bench.py where its console script is not installed,
+        as on a machine whose LeRobot travelled as files: `bench.device`)."""
+        console_script = lerobot_command(f"lerobot-{tool}")
+        if self.policy_type(model) in BENCHMARK_POLICY_TYPES or not Path(console_script).exists():
             return [lerobot_command("python"), str(REPO / "scripts/lerobot_bench.py"), tool]
-        return [lerobot_command(f"lerobot-{tool}")]
+        return [console_script]
 
     def model_args(self, model: str) -> list[str]:
         if model not in self.models:
@@ -304,10 +307,28 @@ class TrainTimeline:
         self.compute_s = {s: v for s, v in self.compute_s.items() if s <= step}
 
 
+def machine_description(device: str) -> str:
+    """The machine a training or evaluation ran on, as results name it ("NVIDIA H200, 16 CPU cores")."""
+    import os
+
+    import torch
+
+    cores = f"{os.cpu_count()} CPU cores"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, {cores}"
+    return f"CPU only, {cores}"
+
+
 def train(
-    protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int, threads: int | None = None
+    protocol: LearningProtocol,
+    paths: BenchmarkPaths,
+    model: str,
+    seed: int,
+    threads: int | None = None,
+    deadline: float | None = None,
 ) -> Path:
-    """Train (or continue training) one model with one seed; returns the run directory."""
+    """Train (or continue training) one model with one seed; returns the run directory. `deadline`
+    (`time.monotonic()`) stops the training there, keeping its checkpoints (StageFailedError)."""
     train_dir = paths.train_dir(model, seed)
     result_dir = paths.result_dir(model, seed)
     timeline_path = result_dir / "training.json"
@@ -337,7 +358,13 @@ def train(
     base_compute = timeline.compute_s.get(start_step, 0.0)
     state = {"step": start_step, "compute": base_compute}
     segment_start = time.perf_counter()
-    timeline.segments.append({"from_step": start_step, "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    timeline.segments.append(
+        {
+            "from_step": start_step,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "machine": machine_description(protocol.device),
+        }
+    )
 
     def on_line(line: str) -> None:
         if m := LOG_LINE.search(line):
@@ -358,6 +385,7 @@ def train(
             on_line=on_line,
             append=True,
             threads=threads,
+            deadline=deadline,
         )
     finally:
         timeline.save(timeline_path)
@@ -388,6 +416,7 @@ def evaluate_checkpoint(
     seed: int,
     step: int,
     threads: int | None = None,
+    deadline: float | None = None,
 ) -> Path:
     """Roll one checkpoint out (20 episodes, 50 for the scored steps); writes results/<run>/eval_stepN.json."""
     summary_path = paths.result_dir(model, seed) / f"eval_step{step:06d}.json"
@@ -408,7 +437,7 @@ def evaluate_checkpoint(
             gates.append(gate)
 
     log = paths.work / "logs" / f"eval_{train_dir.name}_step{step}.log"
-    wall = run_logged(cmd, log, threads=threads, on_line=collect_gate)
+    wall = run_logged(cmd, log, threads=threads, on_line=collect_gate, deadline=deadline)
     info = json.loads((out / "eval_info.json").read_text())
     summary = summarize_eval_info(info)
     if gates:
@@ -421,6 +450,7 @@ def evaluate_checkpoint(
             "samples": step * protocol.batch_size,
             "eval_seed": protocol.eval_seed,
             "eval_wall_s": wall,
+            "machine": machine_description(protocol.device),
             "command": shlex.join(_portable(cmd)),
         }
     )
@@ -441,7 +471,12 @@ def view_gate_summary(episodes: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def evaluate_pending(
-    protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int, threads: int | None = None
+    protocol: LearningProtocol,
+    paths: BenchmarkPaths,
+    model: str,
+    seed: int,
+    threads: int | None = None,
+    deadline: float | None = None,
 ) -> None:
     """Evaluate every finished checkpoint of a run that has no summary yet (a checkpoint counts as
     finished once LeRobot points `last` at it or past it, so a running training is safe)."""
@@ -449,7 +484,7 @@ def evaluate_pending(
     finished = completed_steps(train_dir)
     done = [int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= finished]
     for step in evaluation_order(done, protocol.steps, protocol.score_steps):
-        evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads)
+        evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads, deadline=deadline)
 
 
 def evaluation_order(steps: list[int], final_step: int, score_steps: list[int] = ()) -> list[int]:
@@ -613,6 +648,13 @@ USAGE = """Learning benchmark of hetero_act against LeRobot's ACT, closed loop i
     python scripts/learning_benchmark.py heldout --model act hetero_cell_keys  # held-out L1 of final checkpoints
     python scripts/learning_benchmark.py report                      # figures + docs/benchmarks.md section
 
+On a lent CUDA machine without LeRobot (bench/device.py; docs/gpu.md):
+
+    python scripts/learning_benchmark.py device-pack                 # here: .device/ to carry there
+    python scripts/learning_benchmark.py device-rehearse --model act_gn_shift hetero_cell_keys  # here, CPU, tiny
+    bash scripts/device_benchmark.sh --model act hetero_cell_keys --seed 1000 --batch-size 32
+    python scripts/learning_benchmark.py device-import --archive <folder>/device_results.tar.gz
+
 Two trainings side by side on 2 cores, one torch thread each, evaluated as they go:
 
     for m in act hetero_cell_keys; do
@@ -632,7 +674,21 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "command", choices=["record", "train", "eval", "run", "watch", "time", "heldout", "report"]
+        "command",
+        choices=[
+            "record",
+            "train",
+            "eval",
+            "run",
+            "watch",
+            "time",
+            "heldout",
+            "report",
+            "device-pack",
+            "device-rehearse",
+            "device-run",
+            "device-import",
+        ],
     )
     parser.add_argument("--protocol", type=Path, default=DEFAULT_PROTOCOL)
     parser.add_argument("--model", nargs="+", default=[], help="model name(s) of the protocol")
@@ -643,6 +699,21 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, help="default outputs/learning_benchmark/<protocol name>")
     parser.add_argument("--results-dir", type=Path, help="default docs/benchmark_results/<protocol name>")
     parser.add_argument("--doc", type=Path, default=REPO / "docs/benchmarks.md")
+    device = parser.add_argument_group("device-run / device-import (bench/device.py)")
+    device.add_argument("--batch-size", type=int, help="default: the protocol's")
+    device.add_argument("--minutes", type=float, default=9.0, help="the whole call's deadline")
+    device.add_argument("--eval-minutes", type=float, default=3.0, help="kept for evaluation after training")
+    device.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="data-loading processes per training (default: the free cores, shared)",
+    )
+    device.add_argument(
+        "--started-at", type=float, help="Unix time the call started (the deadline counts from it)"
+    )
+    device.add_argument("--out", type=Path, help="folder for device_results.tar.gz")
+    device.add_argument("--archive", type=Path, help="device_results.tar.gz to import")
     args = parser.parse_args()
 
     protocol = LearningProtocol.from_file(args.protocol)
@@ -651,11 +722,43 @@ def main() -> None:
         results=args.results_dir or REPO / "docs/benchmark_results" / protocol.name,
     )
     seeds = args.seed or protocol.train_seeds[:1]
-    if args.command in ("train", "eval", "run", "watch", "time", "heldout") and not args.model:
+    if (
+        args.command in ("train", "eval", "run", "watch", "time", "heldout", "device-run", "device-rehearse")
+        and not args.model
+    ):
         parser.error(f"--model is required; this protocol has {sorted(protocol.models)}")
     for model in args.model:
         protocol.model_args(model)  # unknown names fail before anything runs
 
+    if args.command.startswith("device-"):
+        from . import device as dev
+
+        if args.command == "device-pack":
+            print(json.dumps(dev.pack(), indent=1))
+        elif args.command == "device-rehearse":
+            import tempfile
+
+            scratch = Path(tempfile.mkdtemp(prefix="hetero_act_rehearsal_"))
+            archive = dev.rehearse(protocol, args.model, scratch, args.batch_size)
+            print("\n".join(dev.device_import(protocol, archive, scratch / "imported", scratch / "logs")))
+            print(f"rehearsal passed; its files are in {scratch}")
+        elif args.command == "device-run":
+            dev.device_run(
+                protocol,
+                [(m, s) for m in args.model for s in seeds],
+                args.out or paths.work / "device_out",
+                batch_size=args.batch_size or protocol.batch_size,
+                minutes=args.minutes,
+                eval_minutes=args.eval_minutes,
+                started_at=args.started_at,
+                workers=args.workers,
+            )
+        else:
+            if args.archive is None:
+                parser.error("device-import needs --archive <device_results.tar.gz>")
+            logs = REPO / "outputs/learning_benchmark/device_logs"
+            print("\n".join(dev.device_import(protocol, args.archive, paths.results.parent, logs)))
+        return
     if args.command == "record":
         record(protocol, paths, threads=args.threads)
     elif args.command == "watch":

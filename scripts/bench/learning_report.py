@@ -28,6 +28,9 @@ TARGET_MARGIN = 0.10
 TARGET_MEAN_SUCCESS = 0.60
 TARGET_SEED_SPREAD = 0.20
 VERDICT_SEEDS = 5
+EARLIER_MACHINE = "CPU only, 2 CPU cores"
+"""The machine of summaries written before they named theirs: every run until then trained and was
+evaluated on the project's 2-core CPU machines (the first lent GPU ran only a probe)."""
 
 
 @dataclass
@@ -45,6 +48,7 @@ class EvalPoint:
     view_gate: dict[str, float] = field(default_factory=dict)
     """Camera -> mean view-gate weight over the logged eval episodes (empty without view gating)."""
     view_gate_episodes: int = 0
+    machine: str = EARLIER_MACHINE
 
     @property
     def rate(self) -> float:
@@ -100,6 +104,7 @@ def load_runs(protocol: LearningProtocol, results: Path) -> list[RunResult]:
                         mean_return=statistics.fmean(s["sum_rewards"]),
                         view_gate=s.get("view_gate_mean", {}),
                         view_gate_episodes=s.get("view_gate_episodes", 0),
+                        machine=s.get("machine", EARLIER_MACHINE),
                     )
                 )
                 run.eval_command = s["command"]
@@ -383,14 +388,38 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_ro
         verdicts.append(
             f"- `{name}` ({recipe['levers']}): mean gain over shared seeds {measured or '–'}: **{verdict}**."
         )
-    four_x = sorted(p.name for p in results_root.glob(f"{protocol.name}*_4x_samples") if p.is_dir())
-    gpu = (
-        f"4× samples (batch 32 × {protocol.steps} steps): results in {', '.join(four_x)}."
-        if four_x
-        else "4× samples (batch 32 × the same steps, on a lent GPU): not measured; no GPU has been lent "
-        "to a session since the point was asked for, and CPU cannot reach it in a session."
-    )
-    return [*rows, "", *verdicts, "", gpu, ""]
+    return [
+        *rows,
+        "",
+        *verdicts,
+        "",
+        *four_x_rows(protocol, results_root / f"{protocol.name}_4x_samples"),
+        "",
+    ]
+
+
+def four_x_rows(protocol: LearningProtocol, results: Path) -> list[str]:
+    """The 4x-samples point (batch 4x the protocol's, same steps; a lent GPU's runs, `bench.device`)."""
+    runs = load_runs(protocol, results) if results.is_dir() else []
+    if not any(r.points for r in runs):
+        return [
+            "4× samples (batch 32 × the same steps, on a lent GPU): not measured; no GPU has been lent "
+            "to a session since the point was asked for, and CPU cannot reach it in a session."
+        ]
+    machines = sorted({p.machine for r in runs for p in r.points})
+    rows = [
+        f"4× samples (`{results.name}`: batch {4 * protocol.batch_size} × {protocol.steps} steps; "
+        f"{', '.join(machines)}), scores as above:",
+        "",
+    ]
+    for model in protocol.models:
+        scores = model_scores(protocol, runs, model)
+        unfinished = [r.seed for r in runs if r.model == model and r.seed not in scores]
+        if scores or unfinished:
+            per_seed = "; ".join(f"seed {seed}: {score.describe()}" for seed, score in sorted(scores.items()))
+            rest = f"; unfinished seeds {unfinished}" if unfinished else ""
+            rows.append(f"- `{model}`: {summary_cell(scores)} ({per_seed or 'no finished seed'}{rest})")
+    return rows
 
 
 def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
@@ -566,10 +595,10 @@ def render_section(
     lines += [
         "### Every evaluated checkpoint",
         "",
-        "| model | seed | step | samples | wall-clock (logged) | success (k/n; 95% CI) | "
+        "| model | seed | machine | step | samples | wall-clock (logged) | success (k/n; 95% CI) | "
         + " | ".join(stage_names)
         + " | mean return |",
-        "| --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- |",
     ]
     for run in runs:
         for p in run.points:
@@ -578,7 +607,7 @@ def render_section(
                 wall += f" ({p.logged_min:.0f} min)"
             stages = " | ".join(pct(p.stages[s]) for s in stage_names)
             lines.append(
-                f"| {run.model} | {run.seed} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
+                f"| {run.model} | {run.seed} | {p.machine} | {p.step} | {p.samples} | {wall} | {ci(p)} | {stages} | "
                 f"{p.mean_return:.1f} |"
             )
     lines += ["", *heldout_rows(runs), *view_gate_rows(runs), "### Commands", ""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,8 +44,9 @@ def offline_env(threads: int | None = None) -> dict[str, str]:
 
 
 def lerobot_command(name: str) -> str:
-    """Path of a LeRobot console script (`lerobot-train`, `lerobot-eval`) of this interpreter's env."""
-    return str(BIN / name)
+    """Path of a LeRobot console script (`lerobot-train`, `lerobot-eval`) of this interpreter's env;
+    "python" is this interpreter."""
+    return sys.executable if name == "python" else str(BIN / name)
 
 
 def _default_echo() -> Callable[[str], bool]:
@@ -71,11 +73,14 @@ def run_logged(
     on_line: Callable[[str], None] | None = None,
     append: bool = False,
     cwd: Path = REPO,
+    deadline: float | None = None,
 ) -> float:
     """Run `cmd`, writing its output to `log_path`; return the wall time in seconds.
 
     `echo(line)` decides which lines are also printed (default: progress lines); `on_line` sees every
-    line as it arrives (e.g. to time checkpoints). Raises StageFailedError with the log's tail on failure.
+    line as it arrives (e.g. to time checkpoints). `deadline` (a `time.monotonic()` value) terminates
+    the command when reached (SIGTERM; a training keeps its checkpoints). Raises StageFailedError with
+    the log's tail on failure, a deadline's termination included.
     """
     echo = echo or _default_echo()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,10 @@ def run_logged(
             cwd=cwd,
         )
         assert proc.stdout is not None
+        timer = None
+        if deadline is not None:
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), proc.terminate)
+            timer.start()
         for line in proc.stdout:
             out.write(line)
             out.flush()
@@ -99,6 +108,8 @@ def run_logged(
             if echo(line):
                 print("  " + line.rstrip()[-160:], flush=True)
         code = proc.wait()
+        if timer is not None:
+            timer.cancel()
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
         raise StageFailedError(f"{cmd[0]} exited with {code}; last lines of {log_path}:\n{tail}")

@@ -1,0 +1,112 @@
+"""The learning benchmark's CUDA-machine path (bench/device.py), run here on CPU: parallel recording
+from the protocol's seeds, side-by-side training and evaluation under one deadline, the results
+archive, and an import that never overwrites a run finished here. (The package carry is rehearsed by
+`learning_benchmark.py device-rehearse`, which takes minutes of compression; see docs/gpu.md.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+from bench.device import (
+    CARRIED_DISTRIBUTIONS,
+    TRIMMED,
+    device_import,
+    device_run,
+    results_name,
+    shard_seeds,
+)
+from bench.learning import DEFAULT_PROTOCOL, LearningProtocol
+
+PROTOCOL = LearningProtocol.from_file(DEFAULT_PROTOCOL)
+
+
+def test_shards_cover_exactly_the_protocols_seeds_in_order():
+    shards = shard_seeds(0, 50, 16)
+    seeds = [seed for start, n in shards for seed in range(start, start + n)]
+    assert seeds == list(range(50)) and len(shards) == 16
+    assert shard_seeds(7, 2, 16) == [(7, 1), (8, 1)]  # never an empty shard
+
+
+def test_results_join_the_protocol_only_at_its_batch():
+    assert results_name(PROTOCOL, 8) == "transfer_cube_v1"  # more seeds of the same protocol
+    assert results_name(PROTOCOL, 32) == "transfer_cube_v1_4x_samples"
+    with pytest.raises(ValueError, match="not a multiple"):
+        results_name(PROTOCOL, 12)
+
+
+def test_every_carried_distribution_is_installed_and_the_trimmed_parts_are_never_imported():
+    for name in CARRIED_DISTRIBUTIONS:  # a renamed distribution would silently leave the device without it
+        assert importlib.metadata.distribution(name).files, name
+    code = (
+        "import sys, lerobot_hetero_act.sim.aloha_env, lerobot_hetero_act.sim.record, gym_aloha;"
+        "print([m for m in sys.modules if m.startswith(('dm_control.locomotion', 'dm_control.blender'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]" and all(t.startswith("dm_control/") for t in TRIMMED)
+
+
+@pytest.mark.e2e
+def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tmp_path: Path):
+    tiny = dataclasses.replace(
+        PROTOCOL,
+        name="device_tiny",
+        episodes=2,
+        steps=2,
+        save_freq=2,
+        log_freq=1,
+        eval_episodes=1,
+        final_eval_episodes=1,
+        scored_steps=[],
+    )
+    committed = tmp_path / "committed"
+    archive = device_run(
+        tiny,
+        [("hetero_cell_keys", 1000)],
+        tmp_path / "out",
+        batch_size=16,
+        minutes=30,
+        eval_minutes=10,
+        results_root=committed,
+        work=tmp_path / "work",
+    )
+    dataset_info = json.loads((tmp_path / "work/dataset/meta/info.json").read_text())
+    assert dataset_info["total_episodes"] == 2
+    assert dataset_info["features"]["observation.images.top"]["dtype"] == "video"  # the protocol's data
+    recorded = json.loads((tmp_path / "work/dataset/recording_summary.json").read_text())
+    assert recorded["saved_seeds"] == [0, 1]  # the protocol's seeds, recorded by two shards
+
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    run = "results/device_tiny_2x_samples/hetero_cell_keys_seed1000"
+    assert {f"{run}/eval_step000002.json", f"{run}/training.json", f"{run}/command.txt"} <= set(names)
+
+    notes = device_import(tiny, archive, committed, tmp_path / "logs")
+    assert "device_tiny_2x_samples/hetero_cell_keys_seed1000: imported" in notes
+    summary_path = committed / "device_tiny_2x_samples/hetero_cell_keys_seed1000/eval_step000002.json"
+    summary = json.loads(summary_path.read_text())
+    assert summary["machine"].startswith("CPU only") and summary["samples"] == 2 * 16
+    assert "--policy.device=cpu" in summary["command"]
+    assert any((tmp_path / "logs/device_tiny_2x_samples").glob("train_*.log"))
+
+    # Imported again, the now finished run keeps its files; a device run of it is refused up front.
+    summary_path.write_text(json.dumps({**summary, "edited_here": True}))
+    notes = device_import(tiny, archive, committed, tmp_path / "logs")
+    assert "device_tiny_2x_samples/hetero_cell_keys_seed1000: kept (finished here already)" in notes
+    assert json.loads(summary_path.read_text())["edited_here"]
+    with pytest.raises(ValueError, match="already finished"):
+        device_run(
+            tiny,
+            [("hetero_cell_keys", 1000)],
+            tmp_path / "out2",
+            batch_size=16,
+            minutes=30,
+            eval_minutes=10,
+            results_root=committed,
+        )
