@@ -13,6 +13,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from bench.device import (
     CARRIED_DISTRIBUTIONS,
@@ -24,7 +26,14 @@ from bench.device import (
 )
 from bench.learning import DEFAULT_PROTOCOL, LearningProtocol
 
+from lerobot_hetero_act.sim.record import RecordConfig, record_demos
+
 PROTOCOL = LearningProtocol.from_file(DEFAULT_PROTOCOL)
+
+
+def _column(dataset_root: Path, column: str) -> np.ndarray:
+    frames = pd.concat(pd.read_parquet(f) for f in sorted(dataset_root.glob("data/*/*.parquet")))
+    return np.stack(frames[column].to_numpy())
 
 
 def test_shards_cover_exactly_the_protocols_seeds_in_order():
@@ -81,6 +90,19 @@ def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tm
     assert dataset_info["features"]["observation.images.top"]["dtype"] == "video"  # the protocol's data
     recorded = json.loads((tmp_path / "work/dataset/recording_summary.json").read_text())
     assert recorded["saved_seeds"] == [0, 1]  # the protocol's seeds, recorded by two shards
+    # ... and the same episodes, in the same order, as the CPU benchmark's sequential recorder makes.
+    sequential = record_demos(
+        RecordConfig(
+            task=tiny.task, root=tmp_path / "sequential", episodes=2, camera_sizes=tiny.camera_sizes
+        ),
+        show_progress=False,
+    )
+    assert sequential.saved_seeds == [0, 1]
+    for column in ("action", "observation.state", "episode_index", "frame_index"):
+        merged, reference = (
+            _column(root, column) for root in (tmp_path / "work/dataset", tmp_path / "sequential")
+        )
+        np.testing.assert_array_equal(merged, reference)
 
     with tarfile.open(archive) as tar:
         names = tar.getnames()
