@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from bench.device import (
     shard_seeds,
 )
 from bench.learning import DEFAULT_PROTOCOL, LearningProtocol
+from bench.offline_run import StageFailedError, run_logged
 
 from lerobot_hetero_act.sim.record import RecordConfig, record_demos
 
@@ -43,11 +45,22 @@ def test_shards_cover_exactly_the_protocols_seeds_in_order():
     assert shard_seeds(7, 2, 16) == [(7, 1), (8, 1)]  # never an empty shard
 
 
-def test_results_join_the_protocol_only_at_its_batch():
+def test_results_join_the_protocol_at_its_batch_and_the_4x_point_at_four_times_it():
     assert results_name(PROTOCOL, 8) == "transfer_cube_v1"  # more seeds of the same protocol
     assert results_name(PROTOCOL, 32) == "transfer_cube_v1_4x_samples"
-    with pytest.raises(ValueError, match="not a multiple"):
-        results_name(PROTOCOL, 12)
+    with pytest.raises(ValueError, match="neither the protocol's 8 nor"):
+        results_name(PROTOCOL, 16)  # a point the report would not show
+
+
+def test_a_command_stopped_at_its_deadline_takes_the_processes_it_started_with_it(tmp_path: Path):
+    marker = tmp_path / "survivor"
+    child = f"sleep 20 && touch {marker}"  # a data-loader-like grandchild that outlives its parent's exit
+    started = time.monotonic()
+    with pytest.raises(StageFailedError):
+        run_logged(["bash", "-c", f"({child}) & sleep 60"], tmp_path / "log", deadline=time.monotonic() + 1)
+    assert time.monotonic() - started < 15
+    time.sleep(21 - (time.monotonic() - started))
+    assert not marker.exists()
 
 
 def test_every_carried_distribution_is_installed_and_the_trimmed_parts_are_never_imported():
@@ -79,7 +92,7 @@ def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tm
         tiny,
         [("hetero_cell_keys", 1000)],
         tmp_path / "out",
-        batch_size=16,
+        batch_size=32,
         minutes=30,
         eval_minutes=10,
         results_root=committed,
@@ -106,28 +119,30 @@ def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tm
 
     with tarfile.open(archive) as tar:
         names = tar.getnames()
-    run = "results/device_tiny_2x_samples/hetero_cell_keys_seed1000"
+    run = "results/device_tiny_4x_samples/hetero_cell_keys_seed1000"
     assert {f"{run}/eval_step000002.json", f"{run}/training.json", f"{run}/command.txt"} <= set(names)
 
-    notes = device_import(tiny, archive, committed, tmp_path / "logs")
-    assert "device_tiny_2x_samples/hetero_cell_keys_seed1000: imported" in notes
-    summary_path = committed / "device_tiny_2x_samples/hetero_cell_keys_seed1000/eval_step000002.json"
+    notes = device_import(archive, committed, tmp_path / "logs")
+    assert "device_tiny_4x_samples/hetero_cell_keys_seed1000: imported" in notes
+    summary_path = committed / "device_tiny_4x_samples/hetero_cell_keys_seed1000/eval_step000002.json"
     summary = json.loads(summary_path.read_text())
-    assert summary["machine"].startswith("CPU only") and summary["samples"] == 2 * 16
+    assert summary["machine"].startswith("CPU only") and summary["samples"] == 2 * 32
     assert "--policy.device=cpu" in summary["command"]
-    assert any((tmp_path / "logs/device_tiny_2x_samples").glob("train_*.log"))
+    assert any((tmp_path / "logs/device_tiny_4x_samples").glob("train_*.log"))
 
-    # Imported again, the now finished run keeps its files; a device run of it is refused up front.
+    # Imported again, a run that has results here keeps them; a device run of it is refused up front.
     summary_path.write_text(json.dumps({**summary, "edited_here": True}))
-    notes = device_import(tiny, archive, committed, tmp_path / "logs")
-    assert "device_tiny_2x_samples/hetero_cell_keys_seed1000: kept (finished here already)" in notes
+    notes = device_import(archive, committed, tmp_path / "logs")
+    assert (
+        "device_tiny_4x_samples/hetero_cell_keys_seed1000: kept (this run has results here already)" in notes
+    )
     assert json.loads(summary_path.read_text())["edited_here"]
-    with pytest.raises(ValueError, match="already finished"):
+    with pytest.raises(ValueError, match="already have results"):
         device_run(
             tiny,
             [("hetero_cell_keys", 1000)],
             tmp_path / "out2",
-            batch_size=16,
+            batch_size=32,
             minutes=30,
             eval_minutes=10,
             results_root=committed,

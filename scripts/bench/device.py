@@ -2,9 +2,9 @@
 and reaches no package index (this workplace's H200). Two machines, three steps:
 
     python scripts/learning_benchmark.py device-pack            # here: .device/ (packages, GL, manifest)
-    bash scripts/device_benchmark.sh --model act hetero_cell_keys --seed 1000 --batch-size 32
-                                                                # there, with .device carried
-    python scripts/learning_benchmark.py device-import <folder>/device_results.tar.gz   # here
+    bash scripts/device_benchmark.sh --detach 560 --model act hetero_cell_keys --seed 1000 --batch-size 32
+    bash scripts/device_benchmark.sh --collect 150              # there: two calls, .device carried
+    python scripts/learning_benchmark.py device-import --archive <folder>/device_results.tar.gz  # here
 
 `device-run` (what the shell script starts there) is the CPU benchmark's own code with the device set
 to CUDA: the protocol's demos are recorded from the same seeds, in parallel shards merged by LeRobot's
@@ -27,6 +27,7 @@ import importlib.metadata
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -38,15 +39,20 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from lerobot_hetero_act.run_recovery import step_checkpoints
+
 from .learning import (
     BenchmarkPaths,
     LearningProtocol,
+    completed_steps,
+    cpu_cores,
     dataset_repo_id,
-    evaluate_pending,
+    evaluate_checkpoint,
+    evaluation_order,
     machine_description,
     train,
 )
-from .offline_run import REPO, StageFailedError
+from .offline_run import REPO
 
 PACK = REPO / ".device"
 """What `device-pack` builds and the device call carries (ignored by git)."""
@@ -80,6 +86,9 @@ CARRY_LIMIT_BYTES = 64 * 2**20
 EVAL_ENVS = 10
 """Parallel environments per lerobot-eval (episode seeds are the same as one at a time)."""
 SECONDS_FOR_PACKING = 30
+MIN_TRAINING_S = 60
+"""Less training time than this left after recording: the runs are not started (the call ran late)."""
+DEVICE_IMAGE_PACKAGES = Path(__file__).with_name("device_image_packages.txt")
 
 
 def pack(dest: Path = PACK) -> dict[str, Any]:
@@ -154,15 +163,15 @@ def _git(*args: str) -> str:
 
 def results_name(protocol: LearningProtocol, batch_size: int) -> str:
     """Results folder of a device run: the protocol's own at its batch (the runs are more seeds of
-    it), else `<protocol>_<k>x_samples`."""
-    name = protocol.name
-    if batch_size != protocol.batch_size:
-        if batch_size % protocol.batch_size:
-            raise ValueError(
-                f"--batch-size: {batch_size} is not a multiple of the protocol's {protocol.batch_size}"
-            )
-        name += f"_{batch_size // protocol.batch_size}x_samples"
-    return name
+    it), `<protocol>_4x_samples` at four times its batch (the report's 4x-samples point)."""
+    if batch_size == protocol.batch_size:
+        return protocol.name
+    if batch_size == 4 * protocol.batch_size:
+        return f"{protocol.name}_4x_samples"
+    raise ValueError(
+        f"--batch-size: {batch_size} is neither the protocol's {protocol.batch_size} nor the report's 4x "
+        f"samples point ({4 * protocol.batch_size})"
+    )
 
 
 def shard_seeds(first_seed: int, episodes: int, shards: int) -> list[tuple[int, int]]:
@@ -197,7 +206,7 @@ def record_parallel(protocol: LearningProtocol, paths: BenchmarkPaths, processes
     Each shard tries only its own seeds; a shortfall (a failed seed) is recorded afterwards from the
     seeds after the last shard's, as the sequential recorder would continue.
     """
-    if (paths.dataset / "meta/info.json").is_file():
+    if (paths.dataset / "recording_summary.json").is_file():  # written last: the dataset is whole
         return json.loads((paths.dataset / "recording_summary.json").read_text())["saved_seeds"]
     shards_root = paths.work / "record_shards"
     repo_id = dataset_repo_id(protocol)
@@ -238,7 +247,7 @@ def record_parallel(protocol: LearningProtocol, paths: BenchmarkPaths, processes
 
 def workers_per_run(runs: int) -> int:
     """Data-loading processes per training: the cores that no training's main process uses, shared."""
-    return max(1, ((os.cpu_count() or 1) - runs) // runs)
+    return max(1, (cpu_cores() - runs) // runs)
 
 
 def _train_then_evaluate(
@@ -249,15 +258,25 @@ def _train_then_evaluate(
     train_until: float,
     deadline: float,
 ) -> str:
-    """One run's thread: train until `train_until`, then evaluate its checkpoints until `deadline`."""
+    """One run's thread: train until `train_until`, then evaluate its checkpoints until `deadline`:
+    a finished run's scored checkpoints first, a stopped run's newest first. Returns "finished" or
+    what stopped it (every failure is caught, so one run's never hides the others' notes)."""
     notes = []
     try:
         train(protocol, paths, model, seed, deadline=train_until)
-    except StageFailedError as err:
+    except Exception as err:
         notes.append(f"training stopped: {str(err).splitlines()[0]}")
     try:
-        evaluate_pending(protocol, paths, model, seed, deadline=deadline)
-    except StageFailedError as err:
+        train_dir = paths.train_dir(model, seed)
+        last = completed_steps(train_dir)
+        steps = sorted(
+            (int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= last), reverse=True
+        )
+        if last >= protocol.steps:
+            steps = evaluation_order(steps[::-1], protocol.steps, protocol.score_steps)
+        for step in steps:
+            evaluate_checkpoint(protocol, paths, model, seed, step, deadline=deadline)
+    except Exception as err:
         notes.append(f"evaluation stopped: {str(err).splitlines()[0]}")
     return "; ".join(notes) or "finished"
 
@@ -277,8 +296,9 @@ def device_run(
 ) -> Path:
     """Record, train `runs` side by side and evaluate them on this machine's GPU within `minutes` of
     `started_at` (a Unix time; default now); returns the results archive written under `out`.
-    `results_root` holds the committed results (a run finished there is refused); `work` (default: a
-    new temporary folder) receives the dataset, checkpoints and logs.
+    `results_root` holds the committed results: a run with results there is refused (a device run's
+    checkpoints do not come back, so a stopped one cannot be resumed; choose another seed). `work`
+    (default: a new temporary folder) receives the dataset, checkpoints and logs.
     Raises RuntimeError after writing the archive when something failed or a run did not finish."""
     import torch
 
@@ -286,11 +306,11 @@ def device_run(
     start = time.monotonic() - (time.time() - (started_at or time.time()))
     deadline = start + 60 * minutes - SECONDS_FOR_PACKING
     name = results_name(protocol, batch_size)
-    workers = workers or workers_per_run(len(runs))
-    finished = [f"{m}_seed{s}" for m, s in runs if finished_run(results_root / name, protocol, m, s)]
-    if finished:
+    workers = workers if workers is not None else workers_per_run(len(runs))
+    taken = [f"{m}_seed{s}" for m, s in runs if (results_root / name / f"{m}_seed{s}").exists()]
+    if taken:
         raise ValueError(
-            f"{', '.join(finished)} already finished in {results_root / name}; choose other seeds (--seed)"
+            f"{', '.join(taken)} already have results in {results_root / name}; choose other seeds (--seed)"
         )
     work = work or Path(tempfile.mkdtemp(prefix="hetero_act_device_"))
     paths = BenchmarkPaths(work=work, results=work / "results" / name)
@@ -307,9 +327,12 @@ def device_run(
     }
     try:
         began = time.monotonic()
-        report["saved_seeds"] = record_parallel(protocol, paths, os.cpu_count() or 1)
+        report["saved_seeds"] = record_parallel(protocol, paths, cpu_cores())
         report["record_s"] = time.monotonic() - began
         train_until = deadline - 60 * eval_minutes
+        if train_until - time.monotonic() < MIN_TRAINING_S:
+            left = train_until - time.monotonic()
+            raise RuntimeError(f"recording left {left:.0f} s for training; raise --minutes")
         with ThreadPoolExecutor(len(runs)) as pool:
             futures = {
                 f"{m}_seed{s}": pool.submit(
@@ -340,18 +363,12 @@ def device_run(
     return archive
 
 
-def finished_run(results: Path, protocol: LearningProtocol, model: str, seed: int) -> bool:
-    """Whether `results` holds the run's evaluation of its last step."""
-    return (results / f"{model}_seed{seed}" / f"eval_step{protocol.steps:06d}.json").is_file()
-
-
-def device_import(
-    protocol: LearningProtocol, archive: Path, results_root: Path, logs_root: Path
-) -> list[str]:
+def device_import(archive: Path, results_root: Path, logs_root: Path) -> list[str]:
     """Unpack a device archive: results/<name>/<run>/... into `results_root`, logs/ into `logs_root`.
 
-    A run that is already finished here keeps its files (the archive's copy is skipped); others are
-    written file by file. Returns one line per run folder of the archive saying which happened.
+    A run that already has a folder here keeps it (the archive's copy is skipped: results of two
+    trainings never mix); new runs are written. Returns one line per folder of the archive saying
+    which happened.
     """
     notes: dict[str, str] = {}
     with tarfile.open(archive) as tar:
@@ -361,11 +378,10 @@ def device_import(
             if not member.isfile() or top not in ("results", "logs") or len(parts) < 2 or ".." in parts:
                 continue
             if top == "results":
-                name, run = parts[0], parts[1]
-                model, _, seed = run.rpartition("_seed")
-                kept = seed.isdigit() and finished_run(results_root / name, protocol, model, int(seed))
+                run = "/".join(parts[:2])
+                kept = parts[1] != "device_runs" and (results_root / run).exists()
                 note = notes.setdefault(
-                    f"{name}/{run}", "kept (finished here already)" if kept else "imported"
+                    run, "kept (this run has results here already)" if kept else "imported"
                 )
                 if note != "imported":
                     continue
@@ -384,12 +400,11 @@ def rehearse(
     batch_size: int | None = None,
 ) -> Path:
     """Run scripts/device_benchmark.sh here, on CPU, as the device would: in a fresh venv that sees
-    only what the device image has (this environment's packages minus CARRIED_DISTRIBUTIONS and this
-    project), with a tiny version of `protocol` (2 episodes, 2 steps, 1 eval episode). Shows before
-    any GPU time is spent that the carried packages are complete and the whole call runs; returns the
-    archive it wrote. Needs `pack()` first.
+    only the device image's distributions (DEVICE_IMAGE_PACKAGES) installed here, with a tiny version
+    of `protocol` (2 episodes, 2 steps, 1 eval episode), through the same two calls (detach, collect).
+    Shows before any GPU time is spent that the carried packages are complete and the whole call runs;
+    returns the archive. Raises RuntimeError unless every run finished. Needs `pack()` first.
     """
-    import site
     import sys
 
     if not (PACK / "site.tar.xz").is_file():
@@ -398,15 +413,10 @@ def rehearse(
         )
     venv = scratch / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    carried = {"lerobot_policy_hetero_act", "lerobot_hetero_act", "__editable__"}
-    for name in CARRIED_DISTRIBUTIONS:
-        carried |= {Path(f).parts[0] for f in importlib.metadata.distribution(name).files or []}
     image = scratch / "device_image_packages"
     image.mkdir()
-    site_packages = Path(site.getsitepackages()[0])
-    for entry in site_packages.iterdir():
-        if not any(entry.name.startswith(c) for c in carried) and entry.suffix != ".pth":
-            (image / entry.name).symlink_to(entry)
+    for entry in sorted(device_image_entries()):
+        (image / entry.name).symlink_to(entry)
     (next(venv.glob("lib/python*/site-packages")) / "device_image.pth").write_text(f"{image}\n")
     tiny = replace(
         protocol,
@@ -426,9 +436,35 @@ def rehearse(
     env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "OUT": str(out), "PYTHONPATH": ""}
     env["HETERO_ACT_DETACHED_DIR"] = str(scratch / "detached")
     script = ["bash", str(REPO / "scripts/device_benchmark.sh")]
-    flags = ["--protocol", str(tiny_path), "--model", *models, "--minutes", "30"]
+    flags = ["--protocol", str(tiny_path), "--model", *models, "--minutes", "30", "--eval-minutes", "10"]
     flags += ["--batch-size", str(batch_size)] if batch_size else []
-    # The two calls a lent machine gets (see the shell script): start detached, then collect.
-    subprocess.run([*script, "--detach", "30", *flags, "--eval-minutes", "10"], env=env, check=True)
-    subprocess.run([*script, "--collect"], env=env, check=True)
-    return out / "device_results.tar.gz"
+    started = subprocess.run([*script, "--detach", "30", *flags], env=env)
+    if started.returncode not in (0, 3):  # 3: still running, as a full run is after call 1
+        raise RuntimeError(f"the detaching call failed ({started.returncode}); see {out}")
+    collected = subprocess.run([*script, "--collect", "1800"], env=env)
+    archive = out / "device_results.tar.gz"
+    if collected.returncode != 0 or not archive.is_file():
+        raise RuntimeError(
+            f"the device run failed ({collected.returncode}); its log: {out / 'device_run.log'}"
+        )
+    return archive
+
+
+def device_image_entries() -> set[Path]:
+    """site-packages entries (package folders, modules, .dist-info) of this environment's distributions
+    that the device image has too; NVIDIA's CUDA libraries count as the image's under any name."""
+    lines = DEVICE_IMAGE_PACKAGES.read_text().splitlines()
+    allowed = {_normalized(n) for n in lines if n.strip() and not n.startswith("#")}
+    entries = set()
+    for dist in importlib.metadata.distributions():
+        name = _normalized(dist.metadata["Name"])
+        if name in allowed or name.startswith("nvidia-"):
+            for file in dist.files or []:
+                if not file.as_posix().startswith(".."):
+                    entries.add(Path(dist.locate_file(file.parts[0])))
+    return entries
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as PyPI compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -307,13 +307,18 @@ class TrainTimeline:
         self.compute_s = {s: v for s, v in self.compute_s.items() if s <= step}
 
 
-def machine_description(device: str) -> str:
-    """The machine a training or evaluation ran on, as results name it ("NVIDIA H200, 16 CPU cores")."""
+def cpu_cores() -> int:
+    """CPU cores this process may run on (a container's share, not the host's count)."""
     import os
 
+    return len(os.sched_getaffinity(0))
+
+
+def machine_description(device: str) -> str:
+    """The machine a training or evaluation ran on, as results name it ("NVIDIA H200, 16 CPU cores")."""
     import torch
 
-    cores = f"{os.cpu_count()} CPU cores"
+    cores = f"{cpu_cores()} CPU cores"
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()}, {cores}"
     return f"CPU only, {cores}"
@@ -706,7 +711,7 @@ def main() -> None:
     device.add_argument(
         "--workers",
         type=int,
-        default=2,
+        default=None,
         help="data-loading processes per training (default: the free cores, shared)",
     )
     device.add_argument(
@@ -740,7 +745,7 @@ def main() -> None:
 
             scratch = Path(tempfile.mkdtemp(prefix="hetero_act_rehearsal_"))
             archive = dev.rehearse(protocol, args.model, scratch, args.batch_size)
-            print("\n".join(dev.device_import(protocol, archive, scratch / "imported", scratch / "logs")))
+            print("\n".join(dev.device_import(archive, scratch / "imported", scratch / "logs")))
             print(f"rehearsal passed; its files are in {scratch}")
         elif args.command == "device-run":
             dev.device_run(
@@ -757,7 +762,7 @@ def main() -> None:
             if args.archive is None:
                 parser.error("device-import needs --archive <device_results.tar.gz>")
             logs = REPO / "outputs/learning_benchmark/device_logs"
-            print("\n".join(dev.device_import(protocol, args.archive, paths.results.parent, logs)))
+            print("\n".join(dev.device_import(args.archive, paths.results.parent, logs)))
         return
     if args.command == "record":
         record(protocol, paths, threads=args.threads)

@@ -9,6 +9,7 @@ offline (`HF_HUB_OFFLINE=1`), renders MuJoCo through EGL, and can pin the number
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,10 @@ BIN = Path(sys.executable).parent
 RESULT_WORDS = ("step:", "Error", "success", "Checkpoint", "Saved", "Traceback")
 PROGRESS_BAR_MARK = "%|"
 PROGRESS_BAR_PERIOD_S = 30.0
+
+
+DEADLINE_GRACE_S = 10.0
+"""Seconds between SIGTERM and SIGKILL for a command stopped at its deadline."""
 
 
 class StageFailedError(RuntimeError):
@@ -78,9 +83,11 @@ def run_logged(
     """Run `cmd`, writing its output to `log_path`; return the wall time in seconds.
 
     `echo(line)` decides which lines are also printed (default: progress lines); `on_line` sees every
-    line as it arrives (e.g. to time checkpoints). `deadline` (a `time.monotonic()` value) terminates
-    the command when reached (SIGTERM; a training keeps its checkpoints). Raises StageFailedError with
-    the log's tail on failure, a deadline's termination included.
+    line as it arrives (e.g. to time checkpoints). `deadline` (a `time.monotonic()` value) stops the
+    command and every process it started when reached (SIGTERM, SIGKILL DEADLINE_GRACE_S later; a
+    training keeps its checkpoints): such a command runs in its own session, so that data loaders and
+    environment workers go too. Raises StageFailedError with the log's tail on failure, a deadline's
+    stop included.
     """
     echo = echo or _default_echo()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,23 +101,37 @@ def run_logged(
             text=True,
             env=offline_env(threads),
             cwd=cwd,
+            start_new_session=deadline is not None,
         )
         assert proc.stdout is not None
         timer = None
         if deadline is not None:
-            timer = threading.Timer(max(0.0, deadline - time.monotonic()), proc.terminate)
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), _stop_session, (proc.pid,))
+            timer.daemon = True
             timer.start()
-        for line in proc.stdout:
-            out.write(line)
-            out.flush()
-            if on_line is not None:
-                on_line(line)
-            if echo(line):
-                print("  " + line.rstrip()[-160:], flush=True)
-        code = proc.wait()
-        if timer is not None:
-            timer.cancel()
+        try:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                if on_line is not None:
+                    on_line(line)
+                if echo(line):
+                    print("  " + line.rstrip()[-160:], flush=True)
+            code = proc.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
     if code != 0:
         tail = "".join(log_path.read_text().splitlines(keepends=True)[-30:])
         raise StageFailedError(f"{cmd[0]} exited with {code}; last lines of {log_path}:\n{tail}")
     return time.perf_counter() - start
+
+
+def _stop_session(pid: int) -> None:
+    """SIGTERM to the session led by `pid`, then SIGKILL to what is left of it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(DEADLINE_GRACE_S)
