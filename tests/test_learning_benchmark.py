@@ -360,8 +360,8 @@ def test_four_x_samples_point_reports_the_lent_machines_runs_and_says_when_there
     text = doc.read_text()
     assert "(`transfer_cube_v1_4x_samples`: batch 32 × 5000 steps; NVIDIA H200" in text
     assert (
-        "- `hetero_cell_keys`: mean 85%, range 85%–85% (seed 1000: 85% (40/50 at 4000, 45/50 at 5000))"
-        in text
+        "- `hetero_cell_keys`: mean 85%, range 85%–85% (seed 1000: 85% (40/50 at 4000, 45/50 at 5000; "
+        "NVIDIA H200, 16 CPU cores))" in text
     )
     assert "- `act`: – (no finished seed; unfinished seeds [1000])" in text
     assert "| hetero_cell_keys | 1000 | CPU only, 2 CPU cores | 5000 |" in text  # the CPU runs' machine

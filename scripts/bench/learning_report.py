@@ -250,8 +250,10 @@ class RunScore:
         return statistics.fmean(p.rate for p in self.points)
 
     def describe(self) -> str:
+        """ "60% (30/50 at 4000, 30/50 at 5000)", with the machine when it was not the usual CPU."""
         parts = ", ".join(f"{p.k}/{p.n} at {p.step}" for p in self.points)
-        return f"{pct(self.value)} ({parts})"
+        machines = sorted({p.machine for p in self.points} - {EARLIER_MACHINE})
+        return f"{pct(self.value)} ({'; '.join([parts, *machines])})"
 
 
 def run_score(run: RunResult, protocol: LearningProtocol) -> RunScore | None:
