@@ -17,7 +17,7 @@ stay there. Every summary names its machine.
 
 The data is the protocol's own (MP4 videos decoded by PyAV; PNG frames would decode about 100x slower
 per sample in LeRobot 0.6.1), so runs at the protocol's batch are more seeds of it and join the CPU
-runs' results; a larger batch (the "4x samples" point) goes to `<protocol>_<k>x_samples`. The CPU
+runs' results; four times the batch (the "4x samples" point) goes to `<protocol>_4x_samples`. The CPU
 cores not running a training's main process load its data (`workers_per_run`).
 """
 
@@ -28,7 +28,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -92,13 +91,11 @@ DEVICE_IMAGE_PACKAGES = Path(__file__).with_name("device_image_packages.txt")
 
 
 def pack(dest: Path = PACK) -> dict[str, Any]:
-    """Build `dest` (site.tar.xz, gl/*.deb, manifest.json) from this environment; returns the manifest.
-
-    Raises RuntimeError when the working tree and the pack together exceed CARRY_LIMIT_BYTES.
+    """Build `dest` (site.tar.xz, gl/*.deb, manifest.json) from this environment, replacing those files
+    if present; returns the manifest. Raises RuntimeError when the working tree and the pack together
+    exceed CARRY_LIMIT_BYTES.
     """
-    if dest.exists():
-        shutil.rmtree(dest)
-    (dest / "gl").mkdir(parents=True)
+    (dest / "gl").mkdir(parents=True, exist_ok=True)
     versions = {name: importlib.metadata.version(name) for name in CARRIED_DISTRIBUTIONS}
     with tarfile.open(dest / "site.tar.xz", "w:xz", preset=6) as tar:
         for name in CARRIED_DISTRIBUTIONS:
