@@ -5,7 +5,7 @@ archive, and an import that never overwrites a run finished here. (The package c
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import importlib.metadata
 import json
 import subprocess
@@ -24,6 +24,7 @@ from bench.device import (
     device_run,
     results_name,
     shard_seeds,
+    tiny_protocol,
 )
 from bench.learning import DEFAULT_PROTOCOL, LearningProtocol
 from bench.offline_run import StageFailedError, run_logged
@@ -76,28 +77,18 @@ def test_every_carried_distribution_is_installed_and_the_trimmed_parts_are_never
 
 @pytest.mark.e2e
 def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tmp_path: Path):
-    tiny = dataclasses.replace(
-        PROTOCOL,
-        name="device_tiny",
-        episodes=2,
-        steps=2,
-        save_freq=2,
-        log_freq=1,
-        eval_episodes=1,
-        final_eval_episodes=1,
-        scored_steps=[],
-    )
+    tiny = tiny_protocol(PROTOCOL, "device_tiny")
     committed = tmp_path / "committed"
-    archive = device_run(
+    run_hetero = functools.partial(
+        device_run,
         tiny,
         [("hetero_cell_keys", 1000)],
-        tmp_path / "out",
         batch_size=32,
         minutes=30,
         eval_minutes=10,
         results_root=committed,
-        work=tmp_path / "work",
     )
+    archive = run_hetero(tmp_path / "out", work=tmp_path / "work")
     dataset_info = json.loads((tmp_path / "work/dataset/meta/info.json").read_text())
     assert dataset_info["total_episodes"] == 2
     assert dataset_info["features"]["observation.images.top"]["dtype"] == "video"  # the protocol's data
@@ -138,12 +129,4 @@ def test_device_run_brings_back_evaluated_runs_and_import_keeps_finished_ones(tm
     )
     assert json.loads(summary_path.read_text())["edited_here"]
     with pytest.raises(ValueError, match="already have results"):
-        device_run(
-            tiny,
-            [("hetero_cell_keys", 1000)],
-            tmp_path / "out2",
-            batch_size=32,
-            minutes=30,
-            eval_minutes=10,
-            results_root=committed,
-        )
+        run_hetero(tmp_path / "out2")

@@ -415,17 +415,7 @@ def rehearse(
     for entry in sorted(device_image_entries()):
         (image / entry.name).symlink_to(entry)
     (next(venv.glob("lib/python*/site-packages")) / "device_image.pth").write_text(f"{image}\n")
-    tiny = replace(
-        protocol,
-        name="device_rehearsal",
-        episodes=2,
-        steps=2,
-        save_freq=2,
-        log_freq=1,
-        eval_episodes=1,
-        final_eval_episodes=1,
-        scored_steps=[],
-    )
+    tiny = tiny_protocol(protocol, "device_rehearsal")
     tiny_path = scratch / "protocol.json"
     tiny_path.write_text(json.dumps(asdict(tiny), indent=1))
     out = scratch / "out"
@@ -445,6 +435,21 @@ def rehearse(
             f"the device run failed ({collected.returncode}); its log: {out / 'device_run.log'}"
         )
     return archive
+
+
+def tiny_protocol(protocol: LearningProtocol, name: str) -> LearningProtocol:
+    """`protocol` cut to a smoke run: 2 episodes, 2 training steps, one checkpoint, 1 eval episode."""
+    return replace(
+        protocol,
+        name=name,
+        episodes=2,
+        steps=2,
+        save_freq=2,
+        log_freq=1,
+        eval_episodes=1,
+        final_eval_episodes=1,
+        scored_steps=[],
+    )
 
 
 def device_image_entries() -> set[Path]:
