@@ -194,7 +194,8 @@ class HeteroACT(ACT):
         """ACT.forward with the camera tokens from the fusion module; returns (actions, (mu, log_sigma_x2))."""
         if self.config.use_vae and self.training and ACTION not in batch:
             raise ValueError("training with use_vae=True needs 'action' in the batch.")
-        batch_size = _batch_size(batch, self.config)
+        cameras = present_cameras(batch, self.config)
+        batch_size = next(iter(cameras.values())).shape[0] if cameras else batch[OBS_ENV_STATE].shape[0]
         latent, mu, log_sigma_x2 = self.latent_sample(batch, batch_size)
 
         tokens = [self.encoder_latent_input_proj(latent).unsqueeze(0)]
@@ -204,7 +205,7 @@ class HeteroACT(ACT):
         if self.config.env_state_feature:
             tokens.append(self.encoder_env_state_input_proj(batch[OBS_ENV_STATE]).unsqueeze(0))
         if self.config.image_features:
-            cam_tokens, cam_pos = self.camera_tokens(present_cameras(batch, self.config))
+            cam_tokens, cam_pos = self.camera_tokens(cameras)
             tokens.append(cam_tokens)
             pos_embed.append(cam_pos)
         encoder_in = torch.cat(tokens, dim=0)
@@ -231,11 +232,6 @@ def present_cameras(batch: Mapping[str, Tensor], config: HeteroACTConfig) -> dic
     network learns which cameras are present (a missing one, tolerated under camera dropout, is absent).
     ACT's list of images (OBS_IMAGES), which ACTPolicy.forward still builds, is not used."""
     return {key: batch[key] for key in config.image_features if key in batch}
-
-
-def _batch_size(batch: dict[str, Tensor], config: HeteroACTConfig) -> int:
-    present = present_cameras(batch, config)
-    return next(iter(present.values())).shape[0] if present else batch[OBS_ENV_STATE].shape[0]
 
 
 class HeteroACTPolicy(ACTPolicy):
