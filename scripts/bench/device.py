@@ -38,8 +38,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from lerobot_hetero_act.run_recovery import step_checkpoints
-
 from .learning import (
     BenchmarkPaths,
     LearningProtocol,
@@ -48,6 +46,7 @@ from .learning import (
     dataset_repo_id,
     evaluate_checkpoint,
     evaluation_order,
+    finished_checkpoint_steps,
     machine_description,
     train,
 )
@@ -265,12 +264,11 @@ def _train_then_evaluate(
         notes.append(f"training stopped: {str(err).splitlines()[0]}")
     try:
         train_dir = paths.train_dir(model, seed)
-        last = completed_steps(train_dir)
-        steps = sorted(
-            (int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= last), reverse=True
-        )
-        if last >= protocol.steps:
-            steps = evaluation_order(steps[::-1], protocol.steps, protocol.score_steps)
+        steps = finished_checkpoint_steps(train_dir)
+        if completed_steps(train_dir) >= protocol.steps:
+            steps = evaluation_order(steps, protocol.steps, protocol.score_steps)
+        else:
+            steps.reverse()
         for step in steps:
             evaluate_checkpoint(protocol, paths, model, seed, step, deadline=deadline)
     except Exception as err:

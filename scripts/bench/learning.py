@@ -485,11 +485,16 @@ def evaluate_pending(
 ) -> None:
     """Evaluate every finished checkpoint of a run that has no summary yet (a checkpoint counts as
     finished once LeRobot points `last` at it or past it, so a running training is safe)."""
-    train_dir = paths.train_dir(model, seed)
-    finished = completed_steps(train_dir)
-    done = [int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= finished]
+    done = finished_checkpoint_steps(paths.train_dir(model, seed))
     for step in evaluation_order(done, protocol.steps, protocol.score_steps):
         evaluate_checkpoint(protocol, paths, model, seed, step, threads=threads, deadline=deadline)
+
+
+def finished_checkpoint_steps(train_dir: Path) -> list[int]:
+    """Steps of the run's checkpoints that LeRobot has finished writing (`last` points at or past
+    them), ascending."""
+    last = completed_steps(train_dir)
+    return [int(p.name) for p in step_checkpoints(train_dir) if int(p.name) <= last]
 
 
 def evaluation_order(steps: list[int], final_step: int, score_steps: list[int] = ()) -> list[int]:
