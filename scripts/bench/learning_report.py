@@ -353,6 +353,20 @@ def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     return rows
 
 
+def recipe_verdict(gains: dict[str, float], missing: dict[str, list[int]]) -> str:
+    """A recipe wins only once every base model's screening seeds are finished and each mean gain is
+    positive; it loses as soon as one model's finished seeds show no gain, since more seeds of the
+    other models cannot change that."""
+    losers = [model for model, gain in gains.items() if gain <= 0]
+    if losers:
+        return f"does not win (no gain for {', '.join(losers)} over its screening seeds)"
+    pending = {model: seeds for model, seeds in missing.items() if seeds}
+    if pending:
+        waiting = "; ".join(f"{m} seed {', '.join(map(str, s))}" for m, s in pending.items())
+        return f"open (waiting for {waiting})"
+    return "wins for every model"
+
+
 def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_root: Path) -> list[str]:
     """Each recipe against its base model on the same training seeds (scores as above)."""
     if not protocol.recipes:
@@ -361,34 +375,36 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_ro
         "### Recipe screening",
         "",
         "Each recipe model is its base model with the recipe's levers, trained on the same seeds; a "
-        "recipe wins if it raises the mean score of every base model it was screened on.",
+        "recipe wins if it raises the mean score of every base model over the screening seeds "
+        f"({' and '.join(map(str, protocol.train_seeds[:2]))}), and is dropped as soon as one model's "
+        "finished screening seeds show no gain.",
         "",
         "| recipe | model | training seed | base score | with recipe | difference |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     verdicts = []
     for name, recipe in protocol.recipes.items():
-        gains = {}
+        gains, missing = {}, {}
         for base, variant in recipe["models"].items():
             base_scores = model_scores(protocol, runs, base)
             recipe_scores = model_scores(protocol, runs, variant)
-            shared = sorted(set(base_scores) & set(recipe_scores))
-            for seed in sorted(set(recipe_scores) | (set(base_scores) & set(protocol.train_seeds[:2]))):
+            screening_seeds = set(base_scores) & set(protocol.train_seeds[:2])
+            for seed in sorted(set(recipe_scores) | screening_seeds):
                 b, r = base_scores.get(seed), recipe_scores.get(seed)
                 diff = f"{100 * (r.value - b.value):+.0f} points" if b and r else "–"
                 rows.append(
                     f"| {name} | {base} | {seed} | {b.describe() if b else '–'} | "
                     f"{r.describe() if r else 'not finished'} | {diff} |"
                 )
-            if shared:
-                gains[base] = statistics.fmean(recipe_scores[s].value - base_scores[s].value for s in shared)
+            missing[base] = sorted(screening_seeds - set(recipe_scores))
+            if screening_seeds and not missing[base]:
+                gains[base] = statistics.fmean(
+                    recipe_scores[s].value - base_scores[s].value for s in sorted(screening_seeds)
+                )
         measured = ", ".join(f"{m} {100 * g:+.0f} points" for m, g in gains.items())
-        if len(gains) < len(recipe["models"]):
-            verdict = "open (not every model has a finished seed)"
-        else:
-            verdict = "wins for every model" if all(g > 0 for g in gains.values()) else "does not win"
+        verdict = recipe_verdict(gains, missing)
         verdicts.append(
-            f"- `{name}` ({recipe['levers']}): mean gain over shared seeds {measured or '–'}: **{verdict}**."
+            f"- `{name}` ({recipe['levers']}): mean gain over the screening seeds {measured or '–'}: **{verdict}**."
         )
     return [
         *rows,
