@@ -449,21 +449,27 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
         (p, r.seed)
         for r in default
         for p in r.points
-        if p.n >= protocol.final_eval_episodes and p.wall_min is not None and p.wall_min <= TARGET_MINUTES
+        if p.wall_min is not None and p.wall_min <= TARGET_MINUTES
     ]
+    label = f"{protocol.default_model} ≥ {pct(TARGET_SUCCESS)} {protocol.task} success within {TARGET_MINUTES} min of training"
     if within:
-        best, seed = max(within, key=lambda x: x[0].rate)
-        met = best.rate >= TARGET_SUCCESS
+        # The best point inside the budget decides; a short (intermediate) evaluation can show the
+        # target missed but only a final-length one can show it met.
+        best, seed = max(within, key=lambda x: (x[0].rate, x[0].n))
+        if best.rate < TARGET_SUCCESS:
+            status = "not met"
+        else:
+            status = (
+                "met"
+                if best.n >= protocol.final_eval_episodes
+                else (f"open (needs a {protocol.final_eval_episodes}-episode evaluation)")
+            )
         rows.append(
-            f"| {protocol.default_model} ≥ {pct(TARGET_SUCCESS)} {protocol.task} success within "
-            f"{TARGET_MINUTES} min of training | {ci(best)} at step {best.step}, {best.wall_min:.0f} min "
-            f"(seed {seed}) | {'met' if met else 'not met'} |"
+            f"| {label} | best inside the budget: {ci(best)} at step {best.step}, {best.wall_min:.0f} min "
+            f"(seed {seed}) | {status} |"
         )
     else:
-        rows.append(
-            f"| {protocol.default_model} ≥ {pct(TARGET_SUCCESS)} {protocol.task} success within "
-            f"{TARGET_MINUTES} min | no {protocol.final_eval_episodes}-episode eval yet | open |"
-        )
+        rows.append(f"| {label} | no evaluation inside the budget yet | open |")
 
     mine = model_scores(protocol, runs, protocol.default_model)
     theirs = model_scores(protocol, runs, protocol.baseline_model)
