@@ -423,3 +423,48 @@ def test_four_x_samples_point_reports_the_lent_machines_runs_and_says_when_there
     )
     assert "- `act`: – (no finished seed; unfinished seeds [1000])" in text
     assert "| hetero_cell_keys | 1000 | CPU only, 2 CPU cores | 5000 |" in text  # the CPU runs' machine
+
+
+def test_run_queue_is_seed_major_so_a_cut_queue_leaves_equal_seed_counts(tmp_path: Path, monkeypatch):
+    import sys
+
+    from bench import learning
+
+    calls: list[tuple[str, str, int]] = []
+    monkeypatch.setattr(
+        learning, "train", lambda p, paths, model, seed, threads=None: calls.append(("train", model, seed))
+    )
+    monkeypatch.setattr(
+        learning,
+        "evaluate_pending",
+        lambda p, paths, model, seed, threads=None: calls.append(("eval", model, seed)),
+    )
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "learning_benchmark.py",
+            "run",
+            "--model",
+            "act",
+            "hetero_cell_keys",
+            "--seed",
+            "3000",
+            "4000",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+    )
+    learning.main()
+    assert [(m, s) for kind, m, s in calls if kind == "train"] == [
+        ("act", 3000),
+        ("hetero_cell_keys", 3000),
+        ("act", 4000),
+        ("hetero_cell_keys", 4000),
+    ]
+    assert calls[:2] == [
+        ("train", "act", 3000),
+        ("eval", "act", 3000),
+    ]  # each run is evaluated before the next trains

@@ -652,7 +652,7 @@ USAGE = """Learning benchmark of hetero_act against LeRobot's ACT, closed loop i
     python scripts/learning_benchmark.py record                      # scripted demos (resumable)
     python scripts/learning_benchmark.py train --model act --seed 1000   # lerobot-train (resumes)
     python scripts/learning_benchmark.py eval  --model act --seed 1000   # lerobot-eval every new checkpoint
-    python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 1000  # train+eval each
+    python scripts/learning_benchmark.py run   --model act hetero_cell_keys --seed 3000 4000  # train+eval, seed by seed
     python scripts/learning_benchmark.py watch --model act hetero_cell_keys    # eval checkpoints as they land
     python scripts/learning_benchmark.py time  --model act hetero_cell_keys  # s/step side by side (quiet machine)
     python scripts/learning_benchmark.py heldout --model act hetero_cell_keys  # held-out L1 of final checkpoints
@@ -789,8 +789,10 @@ def main() -> None:
         return
     elif args.command == "report":
         print(write_learning_report(protocol, paths.results, args.doc))
-    for model in args.model:
-        for seed in seeds:
+    # Seed-major: every model gets a seed before any model gets the next, so a queue cut short by a
+    # session's end leaves the models with equal seed counts for the across-seed comparison.
+    for seed in seeds:
+        for model in args.model:
             if args.command in ("train", "run"):
                 train(protocol, paths, model, seed, threads=args.threads)
             if args.command in ("eval", "run"):
