@@ -378,6 +378,10 @@ def test_recipe_screening_compares_each_recipe_model_with_its_base_on_shared_see
         "mean gain over the screening seeds hetero_cell_keys -6 points: **does not win (no gain for "
         "hetero_cell_keys over its screening seeds)**"
     ) in doc.read_text()
+    assert (
+        "| gn_shift | act | 2000 | 14% (7/50 at 4000, 7/50 at 5000) | not needed (recipe dropped) | – |"
+        in (doc.read_text())
+    )
 
 
 @pytest.mark.parametrize(

@@ -384,25 +384,27 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_ro
     ]
     verdicts = []
     for name, recipe in protocol.recipes.items():
-        gains, missing = {}, {}
+        gains, missing, cells = {}, {}, []
         for base, variant in recipe["models"].items():
             base_scores = model_scores(protocol, runs, base)
             recipe_scores = model_scores(protocol, runs, variant)
             screening_seeds = set(base_scores) & set(protocol.train_seeds[:2])
             for seed in sorted(set(recipe_scores) | screening_seeds):
-                b, r = base_scores.get(seed), recipe_scores.get(seed)
-                diff = f"{100 * (r.value - b.value):+.0f} points" if b and r else "–"
-                rows.append(
-                    f"| {name} | {base} | {seed} | {b.describe() if b else '–'} | "
-                    f"{r.describe() if r else 'not finished'} | {diff} |"
-                )
+                cells.append((base, seed, base_scores.get(seed), recipe_scores.get(seed)))
             missing[base] = sorted(screening_seeds - set(recipe_scores))
             if screening_seeds and not missing[base]:
                 gains[base] = statistics.fmean(
                     recipe_scores[s].value - base_scores[s].value for s in sorted(screening_seeds)
                 )
-        measured = ", ".join(f"{m} {100 * g:+.0f} points" for m, g in gains.items())
         verdict = recipe_verdict(gains, missing)
+        absent = "not needed (recipe dropped)" if verdict.startswith("does not win") else "not finished"
+        for base, seed, b, r in cells:
+            diff = f"{100 * (r.value - b.value):+.0f} points" if b and r else "–"
+            rows.append(
+                f"| {name} | {base} | {seed} | {b.describe() if b else '–'} | "
+                f"{r.describe() if r else absent} | {diff} |"
+            )
+        measured = ", ".join(f"{m} {100 * g:+.0f} points" for m, g in gains.items())
         verdicts.append(
             f"- `{name}` ({recipe['levers']}): mean gain over the screening seeds {measured or '–'}: **{verdict}**."
         )
