@@ -349,6 +349,9 @@ def test_across_seed_verdict_uses_the_welch_interval_of_per_seed_scores(
         f"{100 * ci.high:+.0f}) | {margin_status} |"
     ) in text
     assert f"(5 of 5 seeds) | {mean_status} |" in text
+    # The seeds figure sits with the per-seed table and is drawn from the same scores.
+    assert f"![{protocol.name}_seeds](figures/{protocol.name}_seeds.png)" in text
+    assert (tmp_path / "figures" / f"{protocol.name}_seeds.png").stat().st_size > 1000
     assert f"| 1000 | {100 * hetero[0] // 50}% ({hetero[0]}/50 at 4000, {hetero[0]}/50 at 5000) |" in text
 
 
@@ -472,3 +475,13 @@ def test_run_queue_is_seed_major_so_a_cut_queue_leaves_equal_seed_counts(tmp_pat
         ("train", "act", 3000),
         ("eval", "act", 3000),
     ]  # each run is evaluated before the next trains
+
+
+def test_mean_interval_is_the_t_interval_of_the_per_seed_scores():
+    from bench.learning_report import mean_interval
+    from scipy import stats
+
+    values = [0.5, 0.12, 0.3, 0.2, 0.44]
+    expected = stats.t.interval(0.95, len(values) - 1, loc=stats.tmean(values), scale=stats.sem(values))
+    assert mean_interval(values) == pytest.approx(expected)
+    assert mean_interval([0.5]) is None  # one seed has no spread to estimate

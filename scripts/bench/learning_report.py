@@ -314,7 +314,64 @@ def summary_cell(scores: dict[int, RunScore]) -> str:
     return f"mean {pct(statistics.fmean(values))}{sd}, range {pct(min(values))}–{pct(max(values))}"
 
 
-def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
+def scored_models(protocol: LearningProtocol) -> list[str]:
+    """The models compared across seeds: the default, the baseline and every recipe's variants."""
+    names = [protocol.default_model, protocol.baseline_model]
+    for recipe in protocol.recipes.values():
+        for base, variant in recipe["models"].items():
+            names += [base, variant]
+    return list(dict.fromkeys(names))
+
+
+def mean_interval(values: list[float]) -> tuple[float, float] | None:
+    """95% t-interval of the mean of per-seed scores (None below two seeds)."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    mean = statistics.fmean(values)
+    return mean - half, mean + half
+
+
+def plot_seed_scores(protocol: LearningProtocol, runs: list[RunResult], figures: Path) -> Path | None:
+    """One dot per training seed and model (its score), with each model's mean and the 95%
+    t-interval of that mean: the across-seed verdict at a glance. None until a run is scored."""
+    per_model = {m: model_scores(protocol, runs, m) for m in scored_models(protocol)}
+    per_model = {m: scores for m, scores in per_model.items() if scores}
+    if not per_model:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(per_model), 3.8))
+    for x, scores in enumerate(per_model.values()):
+        values = [100 * scores[seed].value for seed in sorted(scores)]
+        ax.scatter([x] * len(values), values, color=f"C{x}", zorder=3)
+        for seed, value in zip(sorted(scores), values, strict=True):
+            ax.annotate(str(seed), (x, value), xytext=(8, 3), textcoords="offset points", fontsize=7)
+        mean = statistics.fmean(values)
+        ax.hlines(mean, x - 0.25, x + 0.25, color="black", lw=2, zorder=2)
+        if interval := mean_interval(values):
+            ax.vlines(x - 0.3, max(interval[0], -5), min(interval[1], 105), color="black", lw=1)
+    ax.set_xticks(range(len(per_model)), [f"{m}\n({len(s)} seeds)" for m, s in per_model.items()], fontsize=7)
+    steps = " and ".join(str(s) for s in protocol.score_steps)
+    ax.set(
+        ylabel=f"score: mean success at steps {steps} (%)", ylim=(-5, 105), xlim=(-0.6, len(per_model) - 0.4)
+    )
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title("per training seed; bar = mean, line = its 95% t-interval", fontsize=8)
+    fig.tight_layout()
+    figures.mkdir(parents=True, exist_ok=True)
+    path = figures / f"{protocol.name}_seeds.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def seed_rows(protocol: LearningProtocol, runs: list[RunResult], figure: str | None = None) -> list[str]:
     """Per-seed scores of the default and baseline models, their means and spreads, and the
     difference of means with its interval."""
     mine = model_scores(protocol, runs, protocol.default_model)
@@ -329,6 +386,7 @@ def seed_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
         f"({protocol.final_eval_episodes} episodes each where the checkpoint was kept for it; the "
         "episode counts are listed), so one lucky checkpoint does not decide.",
         "",
+        *([f"![{protocol.name}_seeds]({figure})", ""] if figure else []),
         f"| training seed | {protocol.default_model} | {protocol.baseline_model} |",
         "| --- | --- | --- |",
     ]
@@ -587,7 +645,12 @@ def view_gate_rows(runs: list[RunResult]) -> list[str]:
 
 
 def render_section(
-    protocol: LearningProtocol, runs: list[RunResult], figure_paths: list[Path], doc: Path, results_root: Path
+    protocol: LearningProtocol,
+    runs: list[RunResult],
+    figure_paths: list[Path],
+    doc: Path,
+    results_root: Path,
+    seeds_figure: Path | None = None,
 ) -> str:
     stage_names = get_task(protocol.task).reward_stages
     lines = [
@@ -617,7 +680,8 @@ def render_section(
     for path in figure_paths:
         lines.append(f"![{path.stem}]({path.relative_to(doc.parent).as_posix()})")
     lines += ["", "### Targets", "", *target_rows(protocol, runs), ""]
-    lines += [*seed_rows(protocol, runs), *screening_rows(protocol, runs, results_root)]
+    seeds_link = seeds_figure.relative_to(doc.parent).as_posix() if seeds_figure else None
+    lines += [*seed_rows(protocol, runs, seeds_link), *screening_rows(protocol, runs, results_root)]
     lines += [
         "### Every evaluated checkpoint",
         "",
@@ -651,7 +715,8 @@ def write_learning_report(protocol: LearningProtocol, results: Path, doc: Path) 
     """Regenerate the figures and the learning section of `doc`; returns `doc`."""
     runs = load_runs(protocol, results)
     figures = plot_curves(protocol, runs, doc.parent / "figures")
-    section = render_section(protocol, runs, figures, doc, results.parent)
+    seeds_figure = plot_seed_scores(protocol, runs, doc.parent / "figures")
+    section = render_section(protocol, runs, figures, doc, results.parent, seeds_figure)
     begin = LEARNING_BEGIN.replace("begin", f"begin {protocol.name}")
     end = LEARNING_END.replace("end", f"end {protocol.name}")
     splice_section(doc, section.replace(LEARNING_BEGIN, begin).replace(LEARNING_END, end), begin, end)
