@@ -434,8 +434,8 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_ro
         "",
         "Each recipe model is its base model with the recipe's levers, trained on the same seeds; a "
         "recipe wins if it raises the mean score of every base model over the screening seeds "
-        f"({' and '.join(map(str, protocol.train_seeds[:2]))}), and is dropped as soon as one model's "
-        "finished screening seeds show no gain.",
+        f"({' and '.join(map(str, protocol.train_seeds[:2]))}), and is dropped as soon as one model has "
+        "finished both screening seeds without a gain in its mean score.",
         "",
         "| recipe | model | training seed | base score | with recipe | difference |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -653,6 +653,8 @@ def render_section(
     seeds_figure: Path | None = None,
 ) -> str:
     stage_names = get_task(protocol.task).reward_stages
+    earlier_scored = [str(s) for s in protocol.score_steps if s < protocol.steps]
+    scored_note = f" and the other scored steps ({', '.join(earlier_scored)})" if earlier_scored else ""
     lines = [
         LEARNING_BEGIN,
         f"## Learning benchmark: {protocol.task} (protocol `{protocol.name}`)",
@@ -668,13 +670,14 @@ def render_section(
         f"{protocol.save_freq}; shared flags `{' '.join(protocol.train_args)}`. Evaluation: `lerobot-eval "
         f"--env.type=aloha_multicam` on seeds from {protocol.eval_seed} (disjoint from the demos), "
         f"{protocol.eval_episodes} episodes per intermediate checkpoint, {protocol.final_eval_episodes} at "
-        "the final one. Success rates carry their 95% Wilson interval; reward stages are the share of "
+        f"the final one{scored_note}. Success rates carry their 95% Wilson interval; reward stages are the share of "
         f"episodes whose maximum reward reached {', '.join(f'{i + 1} ({n})' for i, n in enumerate(stage_names))}.",
         "",
         "Wall-clock: training steps x each model's seconds per step measured side by side on a quiet "
         "2-core CPU (`learning_benchmark.py time`, LeRobot's own step timers) where that measurement "
         "exists; the runs' own clocks (summed over resumed segments) are listed as *logged*, and include "
-        "whatever else shared the machine (each run's `training.json` lists its resumed segments).",
+        "whatever else shared the machine (each run's `training.json` lists its resumed segments); a "
+        "single value is the logged clock of a model with no side-by-side step time.",
         "",
     ]
     for path in figure_paths:
