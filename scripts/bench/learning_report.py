@@ -327,11 +327,10 @@ def mean_interval(values: list[float]) -> tuple[float, float] | None:
     """95% t-interval of the mean of per-seed scores (None below two seeds)."""
     if len(values) < 2:
         return None
-    from scipy.stats import t
+    from scipy import stats
 
-    half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    mean = statistics.fmean(values)
-    return mean - half, mean + half
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=statistics.fmean(values), scale=stats.sem(values))
+    return float(low), float(high)
 
 
 def plot_seed_scores(protocol: LearningProtocol, runs: list[RunResult], figures: Path) -> Path | None:
@@ -411,18 +410,18 @@ def seed_rows(protocol: LearningProtocol, runs: list[RunResult], figure: str | N
     return rows
 
 
-def recipe_verdict(gains: dict[str, float], missing: dict[str, list[int]]) -> str:
-    """A recipe wins only once every base model's screening seeds are finished and each mean gain is
-    positive; it loses as soon as one model's finished seeds show no gain, since more seeds of the
-    other models cannot change that."""
+def recipe_verdict(gains: dict[str, float], missing: dict[str, list[int]]) -> tuple[str, bool]:
+    """(verdict, dropped). A recipe wins only once every base model's screening seeds are finished and
+    each mean gain is positive; it is dropped as soon as one model's finished seeds show no gain, since
+    more seeds of the other models cannot change that."""
     losers = [model for model, gain in gains.items() if gain <= 0]
     if losers:
-        return f"does not win (no gain for {', '.join(losers)} over its screening seeds)"
+        return f"does not win (no gain for {', '.join(losers)} over its screening seeds)", True
     pending = {model: seeds for model, seeds in missing.items() if seeds}
     if pending:
         waiting = "; ".join(f"{m} seed {', '.join(map(str, s))}" for m, s in pending.items())
-        return f"open (waiting for {waiting})"
-    return "wins for every model"
+        return f"open (waiting for {waiting})", False
+    return "wins for every model", False
 
 
 def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_root: Path) -> list[str]:
@@ -454,8 +453,8 @@ def screening_rows(protocol: LearningProtocol, runs: list[RunResult], results_ro
                 gains[base] = statistics.fmean(
                     recipe_scores[s].value - base_scores[s].value for s in sorted(screening_seeds)
                 )
-        verdict = recipe_verdict(gains, missing)
-        absent = "not needed (recipe dropped)" if verdict.startswith("does not win") else "not finished"
+        verdict, dropped = recipe_verdict(gains, missing)
+        absent = "not needed (recipe dropped)" if dropped else "not finished"
         for base, seed, b, r in cells:
             diff = f"{100 * (r.value - b.value):+.0f} points" if b and r else "–"
             rows.append(
@@ -518,12 +517,10 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
         best, seed = max(within, key=lambda x: (x[0].rate, x[0].n))
         if best.rate < TARGET_SUCCESS:
             status = "not met"
+        elif best.n >= protocol.final_eval_episodes:
+            status = "met"
         else:
-            status = (
-                "met"
-                if best.n >= protocol.final_eval_episodes
-                else (f"open (needs a {protocol.final_eval_episodes}-episode evaluation)")
-            )
+            status = f"open (needs a {protocol.final_eval_episodes}-episode evaluation)"
         rows.append(
             f"| {label} | best inside the budget: {ci(best)} at step {best.step}, {best.wall_min:.0f} min "
             f"(seed {seed}) | {status} |"
