@@ -499,6 +499,22 @@ def four_x_rows(protocol: LearningProtocol, results: Path) -> list[str]:
     return rows
 
 
+def margin_verdict(difference: float, interval: tuple[float, float], baseline: str) -> str:
+    """The `>= baseline + margin` verdict from the difference of mean scores and its interval over
+    seeds: met only when the lead reaches the margin and the interval excludes 0; otherwise it says
+    which of the three honest outcomes it is."""
+    low, high = interval
+    if low > 0:
+        return (
+            "met"
+            if difference >= TARGET_MARGIN
+            else f"not met (ahead by less than {100 * TARGET_MARGIN:.0f} points)"
+        )
+    if high < 0:
+        return f"not met ({baseline} ahead)"
+    return "not met (no difference shown)"
+
+
 def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     """The issue's targets with met / not met, from final (>= final_eval_episodes) points only."""
     default = [r for r in runs if r.model == protocol.default_model]
@@ -544,9 +560,12 @@ def target_rows(protocol: LearningProtocol, runs: list[RunResult]) -> list[str]:
     if mine and theirs:
         cmp = SeedComparison(mine, theirs)
         interval = cmp.interval
-        met = interval is not None and cmp.difference >= TARGET_MARGIN and interval[0] > 0
         enough = len(mine) >= VERDICT_SEEDS and len(theirs) >= VERDICT_SEEDS
-        status = ("met" if met else "not met") if enough else f"open ({len(mine)} and {len(theirs)} seeds)"
+        status = (
+            margin_verdict(cmp.difference, interval, protocol.baseline_model)
+            if enough and interval is not None
+            else f"open ({len(mine)} and {len(theirs)} seeds)"
+        )
         ci_text = (
             f"95% Welch t-interval {100 * interval[0]:+.0f} to {100 * interval[1]:+.0f}"
             if interval
