@@ -327,20 +327,24 @@ def _five_seed_results(results: Path, hetero: list[int], act: list[int]) -> None
 @pytest.mark.parametrize(
     ("hetero", "act", "margin_status", "mean_status"),
     [
-        ([40, 38, 42, 36, 41], [10, 12, 8, 11, 9], "met", "met"),  # 79% vs 20%, tight seeds
-        (
+        pytest.param([40, 38, 42, 36, 41], [10, 12, 8, 11, 9], "met", "met", id="79% vs 20%, tight seeds"),
+        pytest.param(
             [45, 5, 40, 8, 30],
             [10, 12, 8, 11, 9],
             "not met (no difference shown)",
             "not met",
-        ),  # inside the spread
-        ([5, 6, 4, 5, 6], [10, 12, 8, 11, 9], "not met (act ahead)", "not met"),  # the interval lies below 0
-        (
+            id="lead inside the spread",
+        ),
+        pytest.param(
+            [5, 6, 4, 5, 6], [10, 12, 8, 11, 9], "not met (act ahead)", "not met", id="interval below 0"
+        ),
+        pytest.param(
             [13, 14, 13, 14, 13],
             [10, 12, 8, 11, 9],
             "not met (ahead by less than 10 points)",
             "not met",
-        ),  # 0 < lead < 10
+            id="interval above 0, lead under 10",
+        ),
     ],
 )
 def test_across_seed_verdict_uses_the_welch_interval_of_per_seed_scores(
