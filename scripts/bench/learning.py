@@ -207,6 +207,9 @@ class BenchmarkPaths:
     def eval_dir(self, model: str, seed: int, step: int) -> Path:
         return self.work / "evals" / self.run_name(model, seed) / f"step{step:06d}"
 
+    def eval_summary(self, model: str, seed: int, step: int) -> Path:
+        return self.result_dir(model, seed) / f"eval_step{step:06d}.json"
+
 
 def dataset_repo_id(protocol: LearningProtocol, heldout: bool = False) -> str:
     return f"local/{protocol.name}_heldout" if heldout else f"local/{protocol.name}"
@@ -245,6 +248,17 @@ def completed_steps(train_dir: Path) -> int:
     """Step of the run's last checkpoint (0 when there is none)."""
     state = train_dir / CHECKPOINTS_DIR / LAST_CHECKPOINT_LINK / TRAINING_STATE_DIR / TRAINING_STEP
     return json.loads(state.read_text()).get("step", 0) if state.is_file() else 0
+
+
+def checkpoint_steps(protocol: LearningProtocol) -> list[int]:
+    """Steps at which LeRobot saves a checkpoint under the protocol (every `save_freq`, and the last)."""
+    return sorted({*range(protocol.save_freq, protocol.steps, protocol.save_freq), protocol.steps})
+
+
+def results_complete(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> bool:
+    """Whether the results directory already holds an evaluation of every checkpoint of the run. Such a
+    run is finished even where its work directory (checkpoints) is gone, e.g. on a fresh machine."""
+    return all(paths.eval_summary(model, seed, step).is_file() for step in checkpoint_steps(protocol))
 
 
 def train_command(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> list[str]:
@@ -341,6 +355,10 @@ def train(
     if start_step >= protocol.steps:
         print(f"[learning] {train_dir.name}: already trained to step {start_step}")
         return train_dir
+    if results_complete(protocol, paths, model, seed):
+        print(f"[learning] {train_dir.name}: {result_dir} holds every checkpoint's evaluation; not retrained")
+        print("           (to train it again, move that folder away first)")
+        return train_dir
     fresh = train_command(protocol, paths, model, seed)
     result_dir.mkdir(parents=True, exist_ok=True)
     (result_dir / "command.txt").write_text(shlex.join(_portable(fresh)) + "\n")
@@ -424,7 +442,7 @@ def evaluate_checkpoint(
     deadline: float | None = None,
 ) -> Path:
     """Roll one checkpoint out (20 episodes, 50 for the scored steps); writes results/<run>/eval_stepN.json."""
-    summary_path = paths.result_dir(model, seed) / f"eval_step{step:06d}.json"
+    summary_path = paths.eval_summary(model, seed, step)
     if summary_path.is_file():
         return summary_path
     train_dir = paths.train_dir(model, seed)
