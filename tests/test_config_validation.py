@@ -176,3 +176,41 @@ def test_the_minimum_size_is_exact_for_the_real_backbone(size, fits):
     real = tuple(policy.model.backbone(torch.zeros(1, 3, *size))["feature_map"].shape[-2:])
     assert real == feature_map_size(size, 32)
     assert (min(real) >= 6) == fits
+
+
+def _sizes(default: str, per_camera: str, cameras: list[str]) -> dict[str, tuple[int, int]]:
+    """`120x160` plus `left_wrist=192x256,...` (the recorder's and the eval env's spelling) per camera."""
+    sizes = {name: tuple(int(n) for n in default.split("x")) for name in cameras}
+    for item in filter(None, per_camera.split(",")):
+        name, size = item.split("=")
+        sizes[name] = tuple(int(n) for n in size.split("x"))
+    return sizes
+
+
+def test_readme_sim_walkthrough_records_sizes_the_shipped_train_config_accepts():
+    """The README's record -> train -> eval walkthrough must not be refused at training start: the
+    sizes it records fill the grids of the roles configs/train_hetero_act_aloha_sim.yaml gives, and
+    its eval env renders the recorded sizes."""
+    import re
+
+    import yaml
+
+    readme = (CONFIGS.parent / "README.md").read_text()
+    walkthrough = readme.split("## Simulation: multi-camera ALOHA")[1].split("```bash")[1].split("```")[0]
+    cameras = re.search(r"--cameras (\S+)", walkthrough).group(1).split(",")
+    recorded = _sizes(
+        re.search(r"--image-size (\S+)", walkthrough).group(1),
+        re.search(r"--camera-size (\S+)", walkthrough).group(1),
+        cameras,
+    )
+    height = re.search(r"--env\.observation_height=(\d+)", walkthrough).group(1)
+    width = re.search(r"--env\.observation_width=(\d+)", walkthrough).group(1)
+    rendered = _sizes(
+        f"{height}x{width}", re.search(r"--env\.camera_sizes=(\S+)", walkthrough).group(1), cameras
+    )
+    assert rendered == recorded
+
+    policy = yaml.safe_load((CONFIGS / "train_hetero_act_aloha_sim.yaml").read_text())["policy"]
+    cfg = make_config(recorded, camera_roles=policy["camera_roles"], role_grids=None, role_image_sizes=None)
+    cfg.validate_features()  # raises CameraRoleError for a camera too small for its role's grid
+    assert cfg.camera_roles["observation.images.left_wrist"] == "wrist_detail"
