@@ -29,6 +29,9 @@ def test_gpu_preset_overrides_sizes_device_and_learning_rate():
     assert set(gpu.cameras.values()) == {"480x640"}
     args = gpu.model_args(gpu.default_model)
     assert args.index("--policy.optimizer_lr=1e-5") > args.index("--policy.optimizer_lr=1e-4")  # last wins
+    # LeRobot's ACT dims (its ACTConfig defaults) replace the CPU protocol's smaller ones
+    assert args.index("--policy.dim_model=512") > args.index("--policy.dim_model=256")
+    assert args.index("--policy.n_encoder_layers=4") > args.index("--policy.n_encoder_layers=2")
 
 
 def test_unknown_preset_field_and_unknown_model_are_named(tmp_path: Path):
