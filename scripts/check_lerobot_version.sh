@@ -17,7 +17,9 @@ fi
 LEROBOT=$1
 shift
 [ -d "$LEROBOT" ] && LEROBOT="$(cd "$LEROBOT" && pwd)[aloha,training,test,async]"
-PY=$( (command -v pyenv >/dev/null && ls "$(pyenv root)"/versions/3.12*/bin/python3.12 2>/dev/null | head -1) || command -v python3.12)
+# shellcheck source=scripts/find_python.sh
+source scripts/find_python.sh
+PY=$(find_python) || { echo "[check] error: $PYTHON_MISSING" >&2; exit 1; }
 if [ -n "${VENV:-}" ]; then
   ENV_DIR=$VENV
 else

@@ -6,19 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
-find_python() {
-  local candidates=()
-  if command -v pyenv >/dev/null 2>&1; then
-    candidates+=("$(pyenv root)"/versions/3.12*/bin/python3.12 "$(pyenv root)"/versions/3.13*/bin/python3.13)
-  fi
-  candidates+=(python3.12 python3.13 python3)
-  for py in "${candidates[@]}"; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
-      echo "$py"; return 0
-    fi
-  done
-  return 1
-}
+# shellcheck source=scripts/find_python.sh
+source scripts/find_python.sh
 
 # MuJoCo renders off-screen through EGL (Mesa's software rasteriser on a CPU-only machine).
 if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1'; then
@@ -31,7 +20,7 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1'; then
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
-  PY=$(find_python) || { echo "[setup] error: LeRobot 0.6 needs Python >= 3.12; install it (e.g. 'pyenv install 3.12') and rerun." >&2; exit 1; }
+  PY=$(find_python) || { echo "[setup] error: $PYTHON_MISSING" >&2; exit 1; }
   echo "[setup] creating $VENV with $("$PY" --version)"
   "$PY" -m venv "$VENV"
 fi
