@@ -333,6 +333,9 @@ def mean_interval(values: list[float]) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+LABEL_GAP_POINTS = 4.0  # least vertical distance between seed labels, in score percentage points
+
+
 def plot_seed_scores(protocol: LearningProtocol, runs: list[RunResult], figures: Path) -> Path | None:
     """One dot per training seed and model (its score), with each model's mean and the 95%
     t-interval of that mean: the across-seed verdict at a glance. None until a run is scored."""
@@ -347,21 +350,28 @@ def plot_seed_scores(protocol: LearningProtocol, runs: list[RunResult], figures:
 
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(per_model), 3.8))
     for x, scores in enumerate(per_model.values()):
-        values = [100 * scores[seed].value for seed in sorted(scores)]
+        by_value = sorted((100 * score.value, seed) for seed, score in scores.items())
+        values = [value for value, _ in by_value]
         ax.scatter([x] * len(values), values, color=f"C{x}", zorder=3)
-        for seed, value in zip(sorted(scores), values, strict=True):
-            ax.annotate(str(seed), (x, value), xytext=(8, 3), textcoords="offset points", fontsize=7)
+        label_y = -float("inf")
+        for value, seed in by_value:  # labels stacked upwards so that close scores stay readable
+            label_y = max(value, label_y + LABEL_GAP_POINTS)
+            ax.annotate(str(seed), (x, value), xytext=(x + 0.28, label_y), fontsize=7, va="center")
         mean = statistics.fmean(values)
         ax.hlines(mean, x - 0.25, x + 0.25, color="black", lw=2, zorder=2)
         if interval := mean_interval(values):
-            ax.vlines(x - 0.3, max(interval[0], -5), min(interval[1], 105), color="black", lw=1)
+            low, high = max(interval[0], 0.0), min(interval[1], 100.0)  # a score lies in 0-100%
+            ax.vlines(x - 0.3, low, high, color="black", lw=1)
+            ax.hlines([low, high], x - 0.34, x - 0.26, color="black", lw=1)
     ax.set_xticks(range(len(per_model)), [f"{m}\n({len(s)} seeds)" for m, s in per_model.items()], fontsize=7)
     steps = " and ".join(str(s) for s in protocol.score_steps)
     ax.set(
         ylabel=f"score: mean success at steps {steps} (%)", ylim=(-5, 105), xlim=(-0.6, len(per_model) - 0.4)
     )
     ax.grid(alpha=0.3, axis="y")
-    ax.set_title("per training seed; bar = mean, line = its 95% t-interval", fontsize=8)
+    ax.set_title(
+        "dot = one training seed; bar = mean; line = its 95% t-interval (cut at 0 and 100)", fontsize=8
+    )
     fig.tight_layout()
     figures.mkdir(parents=True, exist_ok=True)
     path = figures / f"{protocol.name}_seeds.png"
