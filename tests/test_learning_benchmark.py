@@ -145,25 +145,33 @@ def test_final_checkpoint_is_evaluated_before_the_intermediate_ones():
     assert evaluation_order([1000, 2000], final_step=3000) == [1000, 2000]  # training not finished
 
 
-def test_a_run_whose_results_hold_every_checkpoint_is_not_retrained(tmp_path: Path):
-    # The results directory is committed and the checkpoints are not: on a fresh machine a finished
-    # run must not cost its training (about 95 CPU minutes) again, while a partly evaluated one must.
+def test_a_run_whose_scored_results_are_committed_is_not_retrained(tmp_path: Path):
+    # The results directory is committed and the checkpoints are not: on a fresh machine a run whose
+    # score is measured must not cost its training (about 95 CPU minutes) again, even if a 20-episode
+    # point of its curve is missing, while a run missing a scored evaluation must be trained.
     protocol = LearningProtocol.from_file(PROTOCOL)
     paths = BenchmarkPaths(work=tmp_path / "work", results=tmp_path / "results")
     steps = checkpoint_steps(protocol)
     assert steps[-1] == protocol.steps and steps[0] == protocol.save_freq
+    scored = sorted({*protocol.score_steps, protocol.steps})
+    assert len(scored) >= 2 and scored[-1] == protocol.steps
     paths.result_dir("act", 1000).mkdir(parents=True)
     for step in steps[:-1]:
         paths.eval_summary("act", 1000, step).write_text("{}")
-    assert not results_complete(protocol, paths, "act", 1000)
+    assert not results_complete(protocol, paths, "act", 1000)  # the last step is scored
     paths.eval_summary("act", 1000, steps[-1]).write_text("{}")
+    assert results_complete(protocol, paths, "act", 1000)
+    paths.eval_summary("act", 1000, scored[0]).unlink()
+    assert not results_complete(protocol, paths, "act", 1000)
+    paths.eval_summary("act", 1000, scored[0]).write_text("{}")
+    paths.eval_summary("act", 1000, steps[0]).unlink()  # a curve point only
     assert results_complete(protocol, paths, "act", 1000)
 
     train(protocol, paths, "act", 1000)  # would fail here: no dataset was recorded under tmp_path
     evaluate_pending(protocol, paths, "act", 1000)
     assert not paths.train_dir("act", 1000).exists()
     assert sorted(p.name for p in paths.result_dir("act", 1000).iterdir()) == [
-        f"eval_step{s:06d}.json" for s in steps
+        f"eval_step{s:06d}.json" for s in steps[1:]
     ]
 
 

@@ -256,9 +256,12 @@ def checkpoint_steps(protocol: LearningProtocol) -> list[int]:
 
 
 def results_complete(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> bool:
-    """Whether the results directory already holds an evaluation of every checkpoint of the run. Such a
-    run is finished even where its work directory (checkpoints) is gone, e.g. on a fresh machine."""
-    return all(paths.eval_summary(model, seed, step).is_file() for step in checkpoint_steps(protocol))
+    """Whether the results directory already holds the evaluations that make the run's score (its
+    scored checkpoints and the last). Such a run is finished even where its work directory
+    (checkpoints) is gone, e.g. on a fresh machine: a missing 20-episode point of the curve is not
+    worth a whole training again, a missing scored point is."""
+    scored = {*protocol.score_steps, protocol.steps}
+    return all(paths.eval_summary(model, seed, step).is_file() for step in scored)
 
 
 def train_command(protocol: LearningProtocol, paths: BenchmarkPaths, model: str, seed: int) -> list[str]:
@@ -356,7 +359,7 @@ def train(
         print(f"[learning] {train_dir.name}: already trained to step {start_step}")
         return train_dir
     if results_complete(protocol, paths, model, seed):
-        print(f"[learning] {train_dir.name}: {result_dir} holds every checkpoint's evaluation; not retrained")
+        print(f"[learning] {train_dir.name}: {result_dir} holds the run's scored evaluations; not retrained")
         print("           (to train it again, move that folder away first)")
         return train_dir
     fresh = train_command(protocol, paths, model, seed)
